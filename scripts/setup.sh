@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 machine (as root) for ikeclient development and the interop lab:
+#   - system packages: strongSwan (charon-systemd + swanctl + extra plugins), iproute2, nftables,
+#     ping, iperf3, and what is needed to build the venv (python3-venv, python3-dev, gcc);
+#   - the project venv (.venv) with `pip install -e '.[dev]'`.
+# Idempotent: apt-get is skipped when everything is already present, pip when pyproject.toml
+# has not changed since the last successful run.  Non-interactive (CI=true friendly).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+PYTHON=${PYTHON:-python3}
+VENV="$REPO/.venv"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+PACKAGES=(
+    charon-systemd            # /usr/sbin/charon-systemd: no pid file, no starter/init script needed
+    strongswan-swanctl        # swanctl (vici client)
+    libcharon-extra-plugins   # kernel-libipsec (userspace ESP on a TUN), eap-*
+    libcharon-extauth-plugins # xauth-generic
+    libstrongswan-standard-plugins
+    strongswan-pki
+    iproute2
+    nftables
+    iputils-ping
+    iperf3
+    python3-venv
+    python3-dev
+    gcc
+)
+
+PLUGINDIR=/usr/lib/ipsec/plugins
+have_everything() {
+    local cmd
+    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 gcc; do
+        command -v "$cmd" >/dev/null 2>&1 || { log "missing: $cmd"; return 1; }
+    done
+    local plugin
+    for plugin in kernel-libipsec xauth-generic gcm openssl; do
+        [[ -e "$PLUGINDIR/libstrongswan-$plugin.so" ]] || { log "missing plugin: $plugin"; return 1; }
+    done
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || { log "missing: python3-venv"; return 1; }
+        "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+            || { log "missing: Python headers"; return 1; }
+    fi
+    return 0
+}
+
+if [[ $(id -u) -ne 0 ]]; then
+    log "not root: skipping system packages (interop tests will be skipped)"
+elif have_everything; then
+    log "system packages already present"
+else
+    export DEBIAN_FRONTEND=noninteractive
+    # Never let package installation start a system-wide charon/strongswan service.
+    CREATED_POLICY=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        CREATED_POLICY=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    log "apt-get update"
+    apt-get update -q >/dev/null
+    log "apt-get install ${PACKAGES[*]}"
+    apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" \
+        | grep -E '^(Setting up|E:)' || true
+    if [[ $CREATED_POLICY -eq 1 ]]; then
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+    fi
+    have_everything || { log "packages still missing after install"; exit 1; }
+fi
+
+# Venv + editable install.  The stamp records the pyproject.toml it was built from.
+STAMP="$VENV/.ikeclient-setup-stamp"
+WANT=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [[ ! -x "$VENV/bin/python" ]]; then
+    log "creating $VENV with $PYTHON"
+    "$PYTHON" -m venv "$VENV"
+fi
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] && "$VENV/bin/python" -c 'import ikeclient' 2>/dev/null; then
+    log "venv up to date"
+else
+    log "pip install -e '.[dev]' (output in $VENV/pip-install.log)"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+           "$VENV/bin/python" -m pip install -e '.[dev]'; } >"$VENV/pip-install.log" 2>&1; then
+        tail -n 40 "$VENV/pip-install.log"
+        log "pip install failed"
+        exit 1
+    fi
+    echo "$WANT" >"$STAMP"
+fi
+log "done"

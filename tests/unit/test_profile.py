@@ -1,0 +1,87 @@
+"""Profiles: validation at load, errors that name the file and the key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ikeclient.config.profile import load_profile, read_secret_file
+from ikeclient.errors import ConfigError
+from ikeclient.ike.identity import Identity, IdentityType
+
+GOOD = """
+gateway = "198.18.2.2"
+local_id = "client@ike.lab"
+remote_id = "gw.ike.lab"
+psk_file = "lab.psk"
+ike_proposals = ["aes256gcm16-prfsha256-ecp256"]
+esp_proposals = ["aes256gcm16"]
+remote_ts = ["198.18.3.0/24"]
+
+[retransmit]
+timeout = 0.5
+tries = 2
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "lab.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_profile(tmp_path: Path) -> None:
+    prof = load_profile(write(tmp_path, GOOD))
+    assert prof.name == "lab"
+    assert prof.gateway == "198.18.2.2" and prof.port == 500
+    assert prof.local_id == Identity(IdentityType.ID_RFC822_ADDR, b"client@ike.lab")
+    assert prof.remote_id == Identity(IdentityType.ID_FQDN, b"gw.ike.lab")
+    assert prof.psk_file == tmp_path / "lab.psk"
+    assert str(prof.remote_ts[0]) == "198.18.3.0/24"
+    assert prof.retransmit.timeout == 0.5 and prof.retransmit.tries == 2
+    assert prof.retransmit.base == 1.8
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gatewy = 'x'\n" + GOOD, "lab.toml: gatewy: unknown key"),
+        (GOOD.replace('gateway = "198.18.2.2"', ""), "lab.toml: gateway: missing"),
+        (GOOD.replace('"aes256gcm16"]', '"aes256gcm17"]'), r"esp_proposals\[0\]: .*'aes256gcm17'"),
+        (GOOD.replace('["198.18.3.0/24"]', '["198.18.3.0/33"]'), r"remote_ts\[0\]: .*not a subnet"),
+        ("port = 70000\n" + GOOD, "port: 70000 is not a UDP port"),
+        ("version = 1\n" + GOOD, "version: IKE version 1 is not supported yet"),
+        ("request_ipv6 = 'yes'\n" + GOOD, "request_ipv6: expected bool, got str"),
+        (GOOD.replace("tries = 2", "tries = 2\nbogus = 1"), "retransmit: bogus: unknown key"),
+        ("gateway = [", "not valid TOML"),
+    ],
+)
+def test_profile_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_profile(write(tmp_path, text))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read profile"):
+        load_profile(tmp_path / "nope.toml")
+
+
+def test_secret_file_must_be_private(tmp_path: Path) -> None:
+    path = tmp_path / "psk"
+    path.write_text("s3cret\n")
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="readable by others; run: chmod 600"):
+        read_secret_file(path)
+    os.chmod(path, 0o600)
+    assert read_secret_file(path) == b"s3cret"
+
+
+def test_identity_forms() -> None:
+    assert Identity.parse("198.18.2.2").id_type == IdentityType.ID_IPV4_ADDR
+    assert Identity.parse("@gw.ike.lab") == Identity(IdentityType.ID_FQDN, b"gw.ike.lab")
+    assert Identity.parse("keyid:0a0b").data == b"\x0a\x0b"
+    assert str(Identity.parse("ipv6:2001:2::1")) == "2001:2::1"
+    with pytest.raises(ConfigError):
+        Identity.parse("ipv4:2001:2::1")
