@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 from cryptography.hazmat.primitives import serialization
@@ -249,6 +251,18 @@ def _der_integer(n: int) -> bytes:
     return _der(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big"))
 
 
+@contextmanager
+def _ffdh_deprecation_silenced() -> Iterator[None]:
+    """Silence cryptography's FFDH deprecation warning (raised on attribute access of ``dh``).
+
+    IKEv2 still negotiates MODP groups with many gateways; the warning is about
+    cryptography's roadmap, not something a VPN user can act on.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        yield
+
+
 # PKCS #3 dhKeyAgreement, 1.2.840.113549.1.3.1
 _DH_KEY_AGREEMENT_OID: Final = bytes.fromhex("06092a864886f70d010301")
 
@@ -275,15 +289,15 @@ class _ModpKeyExchange(KeyExchange):
             + _der(0x30, _DH_KEY_AGREEMENT_OID + params)
             + _der(0x04, _der_integer(x)),
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        with _ffdh_deprecation_silenced():
             private_key = serialization.load_der_private_key(pkcs8, password=None)
-        if not isinstance(private_key, dh.DHPrivateKey):  # pragma: no cover - defensive
-            raise CryptoError("could not build the MODP private key")
-        y = private_key.public_key().public_numbers().y
+            if not isinstance(private_key, dh.DHPrivateKey):  # pragma: no cover - defensive
+                raise CryptoError("could not build the MODP private key")
+            y = private_key.public_key().public_numbers().y
+            parameters = dh.DHParameterNumbers(prime, _MODP_GENERATOR)
         super().__init__(group, y.to_bytes(size, "big"))
         self._prime = prime
-        self._parameters = dh.DHParameterNumbers(prime, _MODP_GENERATOR)
+        self._parameters = parameters
         self._private_key = private_key
 
     def compute_shared_secret(self, peer_value: bytes) -> bytes:
@@ -296,8 +310,7 @@ class _ModpKeyExchange(KeyExchange):
         if not 1 < y < self._prime - 1:
             raise InvalidPublicValue(f"{self.group.name} public value out of range")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            with _ffdh_deprecation_silenced():
                 peer_key = dh.DHPublicNumbers(y, self._parameters).public_key()
                 secret = self._private_key.exchange(peer_key)
         except ValueError as exc:

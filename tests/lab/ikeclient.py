@@ -1,0 +1,153 @@
+"""Running ikeclient itself in the lab's client namespace (for interop tests, the demo, benches).
+
+``write_profile`` writes a profile and its pre-shared key file (mode 0600) into the lab's work
+directory; ``IkeclientProcess`` runs ``python -m ikeclient up PROFILE`` in the client namespace
+as a tracked child of the lab, reads its output and stops it by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tests.lab.strongswan import DEFAULT_PSK, LabError
+from tests.lab.topology import Lab
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def write_profile(
+    lab: Lab,
+    name: str = "lab",
+    *,
+    psk: str = DEFAULT_PSK,
+    retransmit: Mapping[str, float] | None = None,
+    **settings: Any,
+) -> Path:
+    """Write ``<workdir>/<name>.toml`` for the lab gateway, plus its PSK file; returns the path.
+
+    Defaults: gateway ``lab.gateway_addr``, ``local_id`` client@ike.lab, ``remote_id``
+    gw.ike.lab, ``remote_ts`` the server subnet, quick retransmissions. ``settings`` override
+    or add profile keys (use None to leave a key out).
+    """
+    psk_path = lab.workdir / f"{name}.psk"
+    psk_path.write_text(psk + "\n")
+    os.chmod(psk_path, 0o600)
+    table: dict[str, Any] = {
+        "gateway": lab.gateway_addr,
+        "local_id": "client@ike.lab",
+        "remote_id": "gw.ike.lab",
+        "psk_file": str(psk_path),
+        "remote_ts": [lab.server_subnet],
+    }
+    table.update(settings)
+    lines = [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    rt = {"timeout": 0.5, "base": 1.5, "tries": 3}
+    rt.update(retransmit or {})
+    lines += ["", "[retransmit]"] + [f"{k} = {_toml_value(v)}" for k, v in rt.items()]
+    path = lab.workdir / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class IkeclientProcess:
+    """``python -m ikeclient up PROFILE`` running in the lab's client namespace."""
+
+    def __init__(self, lab: Lab, profile: Path, *extra_args: str) -> None:
+        self.lab = lab
+        argv = [sys.executable, "-m", "ikeclient", "up", str(profile), *extra_args]
+        env = {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+        self.proc = lab.popen(
+            lab.client_ns,
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._stdout: list[str] = []
+        self._stderr: list[str] = []
+        self._lock = threading.Lock()
+        self._readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self._stdout), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self._stderr), daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
+
+    def _pump(self, stream: Any, sink: list[str]) -> None:
+        for line in stream:
+            with self._lock:
+                sink.append(line)
+
+    @property
+    def stdout(self) -> str:
+        with self._lock:
+            return "".join(self._stdout)
+
+    @property
+    def stderr(self) -> str:
+        with self._lock:
+            return "".join(self._stderr)
+
+    def wait_for_output(self, text: str, timeout: float = 15.0) -> None:
+        """Wait until ``text`` appears on stdout; LabError if the process ends or time runs out."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stdout:
+            if self.proc.poll() is not None:
+                self._join()
+                if text in self.stdout:
+                    return
+                raise LabError(
+                    f"ikeclient exited ({self.proc.returncode}) before printing {text!r}:\n"
+                    f"{self.stdout}{self.stderr}"
+                )
+            if time.monotonic() > deadline:
+                raise LabError(f"ikeclient did not print {text!r} in {timeout}s:\n{self.stdout}")
+            time.sleep(0.02)
+
+    def stop(self, timeout: float = 5.0) -> int:
+        """SIGTERM (the client then deletes its SA), wait for the exit; return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Wait for the process to end by itself; return its exit code."""
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.lab.stop_process(self.proc)
+            raise LabError(f"ikeclient did not exit within {timeout}s:\n{self.stdout}") from None
+        self._join()
+        return code
+
+    def _join(self) -> None:
+        for t in self._readers:
+            t.join(timeout=2)
+
+
+def run_ikeclient(lab: Lab, profile: Path, *args: str, timeout: float = 30.0) -> IkeclientProcess:
+    """Run ``ikeclient up PROFILE ARGS`` to completion; returns the finished process."""
+    client = IkeclientProcess(lab, profile, *args)
+    client.wait(timeout)
+    return client
