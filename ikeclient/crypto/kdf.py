@@ -89,7 +89,7 @@ def _split_ike_sa_keys(
     return IkeSaKeys(skeyseed, sk_d, sk_ai, sk_ar, sk_ei, sk_er, sk_pi, sk_pr)
 
 
-def derive_ike_sa_keys(  # noqa: PLR0917 - positional, as the API is specified
+def derive_ike_sa_keys(
     prf: Prf,
     ni: bytes,
     nr: bytes,
@@ -123,7 +123,7 @@ def derive_ike_sa_keys(  # noqa: PLR0917 - positional, as the API is specified
     )
 
 
-def derive_rekeyed_ike_sa_keys(  # noqa: PLR0917 - positional, as the API is specified
+def derive_rekeyed_ike_sa_keys(
     prf: Prf,
     old_sk_d: bytes,
     shared_secret: bytes,
@@ -152,7 +152,7 @@ def derive_rekeyed_ike_sa_keys(  # noqa: PLR0917 - positional, as the API is spe
     )
 
 
-def derive_child_sa_keys(  # noqa: PLR0917 - positional, as the API is specified
+def derive_child_sa_keys(
     prf: Prf,
     sk_d: bytes,
     ni: bytes,

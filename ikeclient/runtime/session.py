@@ -91,10 +91,15 @@ class IkeSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed: asyncio.Event | None = None
         self.result: IkeSaClosed | None = None
+        self.connect_started_at: float | None = None
 
     @property
     def connection(self) -> Ikev2Connection | None:
         return self._conn
+
+    def now(self) -> float:
+        """The session's clock (the event loop's monotonic time)."""
+        return self._loop.time() if self._loop is not None else 0.0
 
     async def start(self) -> None:
         """Open the socket and send IKE_SA_INIT."""
@@ -106,7 +111,8 @@ class IkeSession:
         transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
         self._transport = transport
         self._conn = Ikev2Connection(self._settings, local=local, remote=remote, rng=self._rng)
-        self._conn.connect(loop.time())
+        self.connect_started_at = loop.time()
+        self._conn.connect(self.connect_started_at)
         self._pump()
 
     async def wait_closed(self) -> IkeSaClosed:

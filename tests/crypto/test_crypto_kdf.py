@@ -52,9 +52,7 @@ def test_nist_ikev2_kdf(v: dict[str, Any]) -> None:
         prf, keys.sk_d, _h(v, "gir_new"), ni, nr, spi_i, spi_r, encr_size, integ_size
     )
     assert rekeyed.skeyseed == _h(v, "skeyseed_rekey")
-    assert _concat(rekeyed) == prf_plus(
-        prf, rekeyed.skeyseed, ni + nr + spi_i + spi_r, len(dkm)
-    )
+    assert _concat(rekeyed) == prf_plus(prf, rekeyed.skeyseed, ni + nr + spi_i + spi_r, len(dkm))
 
     if "dkm_child" in v:
         child_len = len(_h(v, "dkm_child"))
@@ -63,9 +61,8 @@ def test_nist_ikev2_kdf(v: dict[str, Any]) -> None:
         child = derive_child_sa_keys(prf, keys.sk_d, ni, nr, e, i)
         assert child.encr_i + child.integ_i + child.encr_r + child.integ_r == _h(v, "dkm_child")
         child_dh = derive_child_sa_keys(prf, keys.sk_d, ni, nr, e, i, _h(v, "gir_new"))
-        assert (
-            child_dh.encr_i + child_dh.integ_i + child_dh.encr_r + child_dh.integ_r
-            == _h(v, "dkm_child_dh")
+        assert child_dh.encr_i + child_dh.integ_i + child_dh.encr_r + child_dh.integ_r == _h(
+            v, "dkm_child_dh"
         )
 
 

@@ -176,7 +176,7 @@ def test_modp_invalid_public_values(group: KeGroup) -> None:
     ke = create_key_exchange(group, DeterministicRandomSource(b"m"))
     prime = int(_MODP_PRIMES[group], 16)
     size = len(ke.public_value)
-    for y in (0, 1, prime - 1, prime, 2**(8 * size) - 1):
+    for y in (0, 1, prime - 1, prime, 2 ** (8 * size) - 1):
         with pytest.raises(InvalidPublicValue):
             ke.compute_shared_secret(y.to_bytes(size, "big"))
     for bad_len in (b"", ke.public_value[1:], b"\x00" + ke.public_value):

@@ -38,6 +38,7 @@ from ikeclient.ike.v2.payloads import (
     TsiPayload,
     TsrPayload,
     UnknownPayload,
+    push_payload_chain,
 )
 from tests.ike.test_fuzz import parse_chain, parse_everything
 from tests.ike.test_message import IKE_SA_INIT_REQUEST
@@ -58,9 +59,6 @@ def _corpus() -> list[bytes]:
         EapPayload(b"\x01\x02\x00\x06\x01x"),
         UnknownPayload(200, False, b"??"),
     ]
-    first, plain = 0, b""
-    from ikeclient.ike.v2.payloads import push_payload_chain
-
     first, plain = push_payload_chain(inner)
     return [
         IKE_SA_INIT_REQUEST,

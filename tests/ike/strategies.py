@@ -44,9 +44,7 @@ transform_attributes = st.one_of(
     st.builds(TransformAttribute, u15, u16),
     st.builds(TransformAttribute, u15, st.binary(max_size=24)),
 )
-transforms = st.builds(
-    Transform, u8, u16, st.lists(transform_attributes, max_size=3).map(tuple)
-)
+transforms = st.builds(Transform, u8, u16, st.lists(transform_attributes, max_size=3).map(tuple))
 proposals = st.builds(
     Proposal,
     u8,

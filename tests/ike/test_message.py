@@ -44,35 +44,46 @@ NATD_DST = b"\xdd" * 20
 VID = b"0123456789abcdef"
 
 # HDR, SAi1, KEi, Ni, N(NAT_DETECTION_SOURCE_IP), N(NAT_DETECTION_DESTINATION_IP), V  -->
-IKE_SA_INIT_REQUEST = bytes.fromhex(
-    # IKE header (§3.1): SPIi, SPIr=0, next=SA(33), version 2.0, IKE_SA_INIT(34),
-    # flags I(0x08), Message ID 0, length 252
-    "0102030405060708 0000000000000000 21 20 22 08 00000000 000000fc"
-    # SA (§3.3): next=KE(34), length 40
-    "22 00 0028"
-    # proposal: last, length 36, #1, IKE(1), SPI size 0, 3 transforms
-    "00 00 0024 01 01 00 03"
-    # ENCR AES-GCM-16 (20) with KEY_LENGTH(14)=256 (TV)
-    "03 00 000c 01 00 0014 800e 0100"
-    # PRF HMAC-SHA2-256 (5)
-    "03 00 0008 02 00 0005"
-    # KE ecp256 (19), last transform
-    "00 00 0008 04 00 0013"
-    # KE (§3.4): next=Nonce(40), length 72, group 19, reserved
-    "28 00 0048 0013 0000"
-) + KE_DATA + bytes.fromhex(
-    # Nonce (§3.9): next=N(41), length 36
-    "29 00 0024"
-) + NONCE + bytes.fromhex(
-    # Notify (§3.10): next=N(41), length 28, proto 0, SPI size 0, NAT_DETECTION_SOURCE_IP
-    "29 00 001c 00 00 4004"
-) + NATD_SRC + bytes.fromhex(
-    # Notify: next=V(43), length 28, NAT_DETECTION_DESTINATION_IP
-    "2b 00 001c 00 00 4005"
-) + NATD_DST + bytes.fromhex(
-    # Vendor ID (§3.12): last, length 20
-    "00 00 0014"
-) + VID
+IKE_SA_INIT_REQUEST = (
+    bytes.fromhex(
+        # IKE header (§3.1): SPIi, SPIr=0, next=SA(33), version 2.0, IKE_SA_INIT(34),
+        # flags I(0x08), Message ID 0, length 252
+        "0102030405060708 0000000000000000 21 20 22 08 00000000 000000fc"
+        # SA (§3.3): next=KE(34), length 40
+        "22 00 0028"
+        # proposal: last, length 36, #1, IKE(1), SPI size 0, 3 transforms
+        "00 00 0024 01 01 00 03"
+        # ENCR AES-GCM-16 (20) with KEY_LENGTH(14)=256 (TV)
+        "03 00 000c 01 00 0014 800e 0100"
+        # PRF HMAC-SHA2-256 (5)
+        "03 00 0008 02 00 0005"
+        # KE ecp256 (19), last transform
+        "00 00 0008 04 00 0013"
+        # KE (§3.4): next=Nonce(40), length 72, group 19, reserved
+        "28 00 0048 0013 0000"
+    )
+    + KE_DATA
+    + bytes.fromhex(
+        # Nonce (§3.9): next=N(41), length 36
+        "29 00 0024"
+    )
+    + NONCE
+    + bytes.fromhex(
+        # Notify (§3.10): next=N(41), length 28, proto 0, SPI size 0, NAT_DETECTION_SOURCE_IP
+        "29 00 001c 00 00 4004"
+    )
+    + NATD_SRC
+    + bytes.fromhex(
+        # Notify: next=V(43), length 28, NAT_DETECTION_DESTINATION_IP
+        "2b 00 001c 00 00 4005"
+    )
+    + NATD_DST
+    + bytes.fromhex(
+        # Vendor ID (§3.12): last, length 20
+        "00 00 0014"
+    )
+    + VID
+)
 
 PAYLOADS = (
     SaPayload(
@@ -165,9 +176,7 @@ def test_response_flags() -> None:
 def test_header_only_message() -> None:
     data = encode_message(SPI_I, SPI_I, ExchangeType.INFORMATIONAL, HeaderFlag.RESPONSE, 7, [])
     assert len(data) == HEADER_SIZE
-    assert pull_message(data) == Message(
-        IkeHeader(SPI_I, SPI_I, 0, 2, 0, 37, 0x20, 7, 28), ()
-    )
+    assert pull_message(data) == Message(IkeHeader(SPI_I, SPI_I, 0, 2, 0, 37, 0x20, 7, 28), ())
 
 
 def test_minor_version_and_reserved_flags_are_kept() -> None:

@@ -152,9 +152,7 @@ def test_sa_known_bytes() -> None:
     assert proposal.protocol == ProtocolId.IKE
     assert proposal.spi == b""
     encr, prf, ke = proposal.transforms
-    assert encr == Transform(
-        TransformType.ENCR, EncrId.AES_GCM_16, (TransformAttribute(14, 256),)
-    )
+    assert encr == Transform(TransformType.ENCR, EncrId.AES_GCM_16, (TransformAttribute(14, 256),))
     assert encr.key_length == 256
     assert prf == Transform(2, 5)
     assert prf.key_length is None
@@ -168,7 +166,11 @@ def test_sa_known_bytes_encode() -> None:
                 1,
                 ProtocolId.IKE,
                 b"",
-                (Transform(1, 20, (TransformAttribute(14, 256),)), Transform(2, 5), Transform(4, 19)),
+                (
+                    Transform(1, 20, (TransformAttribute(14, 256),)),
+                    Transform(2, 5),
+                    Transform(4, 19),
+                ),
             ),
         )
     )
@@ -243,7 +245,9 @@ def test_cp_repeated_attributes_kept_in_order() -> None:
 
 
 def test_cp_empty_attributes_request() -> None:
-    cp = CpPayload(CfgType.CFG_REQUEST, (ConfigAttribute(1), ConfigAttribute(3), ConfigAttribute(3)))
+    cp = CpPayload(
+        CfgType.CFG_REQUEST, (ConfigAttribute(1), ConfigAttribute(3), ConfigAttribute(3))
+    )
     first, data = push_payload_chain([cp])
     assert data == bytes.fromhex("00 00 0014 01 000000 0001 0000 0003 0000 0003 0000")
     assert pull_payload_chain(data, first) == (cp,)
@@ -364,10 +368,22 @@ MALFORMED = {
     "delete count lies": (PayloadType.DELETE, "00 00 000c 03 04 0002 11111111"),
     "delete extra bytes": (PayloadType.DELETE, "00 00 000d 03 04 0001 11111111 ff"),
     # TS
-    "TS count lies": (PayloadType.TSI, "00 00 0018 02 000000 07 00 0010 0000 ffff 00000000 ffffffff"),
-    "TS unknown type": (PayloadType.TSI, "00 00 0018 01 000000 09 00 0010 0000 ffff 00000000 ffffffff"),
-    "TS v4 length 40": (PayloadType.TSI, "00 00 0018 01 000000 07 00 0028 0000 ffff 00000000 ffffffff"),
-    "TS v6 length 16": (PayloadType.TSR, "00 00 0018 01 000000 08 00 0010 0000 ffff 00000000 ffffffff"),
+    "TS count lies": (
+        PayloadType.TSI,
+        "00 00 0018 02 000000 07 00 0010 0000 ffff 00000000 ffffffff",
+    ),
+    "TS unknown type": (
+        PayloadType.TSI,
+        "00 00 0018 01 000000 09 00 0010 0000 ffff 00000000 ffffffff",
+    ),
+    "TS v4 length 40": (
+        PayloadType.TSI,
+        "00 00 0018 01 000000 07 00 0028 0000 ffff 00000000 ffffffff",
+    ),
+    "TS v6 length 16": (
+        PayloadType.TSR,
+        "00 00 0018 01 000000 08 00 0010 0000 ffff 00000000 ffffffff",
+    ),
     "TS truncated": (PayloadType.TSI, "00 00 0014 01 000000 07 00 0010 0000 ffff 00000000"),
     # CP
     "CP attribute overruns": (PayloadType.CP, "00 00 000e 01 000000 0001 0004 0a00"),
@@ -424,7 +440,11 @@ def test_push_rejects_values_that_do_not_fit() -> None:
         push_payload_chain([DeletePayload(ProtocolId.ESP, (b"12345678",))])
     with pytest.raises(ValueError):
         push_payload_chain(
-            [TsiPayload((TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, 0, 0, 0, bytes(16), bytes(16)),))]
+            [
+                TsiPayload(
+                    (TrafficSelector(TsType.TS_IPV4_ADDR_RANGE, 0, 0, 0, bytes(16), bytes(16)),)
+                )
+            ]
         )
     with pytest.raises(ValueError):
         push_payload_chain([SkPayload(0, b""), VendorIdPayload(b"")])

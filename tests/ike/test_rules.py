@@ -49,7 +49,7 @@ TSR = TsrPayload(())
 UNKNOWN = UnknownPayload(200, False, b"?")
 
 
-def N(notify_type: int, data: bytes = b"") -> NotifyPayload:  # noqa: N802 - RFC notation
+def N(notify_type: int, data: bytes = b"") -> NotifyPayload:
     return NotifyPayload(0, b"", notify_type, data)
 
 
@@ -147,8 +147,18 @@ def test_ike_auth_request() -> None:
 def test_ike_auth_response() -> None:
     ok(E.IKE_AUTH, True, [SK], [IdrPayload(2, b"gw"), AuthPayload(2, b"a"), SA, TSI, TSR])
     ok(E.IKE_AUTH, True, [SK], [N(NotifyType.AUTHENTICATION_FAILED)])
-    ok(E.IKE_AUTH, True, [SK], [IdrPayload(2, b"gw"), CertPayload(4, b"c"), EapPayload(b"\x01\x01\x00\x05\x01")])
-    ok(E.IKE_AUTH, True, [SK], [IdrPayload(2, b"gw"), AuthPayload(2, b"a"), N(NotifyType.TS_UNACCEPTABLE)])
+    ok(
+        E.IKE_AUTH,
+        True,
+        [SK],
+        [IdrPayload(2, b"gw"), CertPayload(4, b"c"), EapPayload(b"\x01\x01\x00\x05\x01")],
+    )
+    ok(
+        E.IKE_AUTH,
+        True,
+        [SK],
+        [IdrPayload(2, b"gw"), AuthPayload(2, b"a"), N(NotifyType.TS_UNACCEPTABLE)],
+    )
     bad(E.IKE_AUTH, True, [SK], [IdiPayload(2, b"client")])  # IDi in a response
     bad(E.IKE_AUTH, True, [SK], [CertReqPayload(4, b"")])
     bad(E.IKE_AUTH, True, [N(NotifyType.AUTHENTICATION_FAILED)], None)  # error in the clear

@@ -178,7 +178,7 @@ def pull_message(data: bytes) -> Message:
     return Message(header, payloads)
 
 
-def encode_message(  # noqa: PLR0917 - mirrors the header fields, in wire order
+def encode_message(
     spi_i: bytes,
     spi_r: bytes,
     exchange_type: int,

@@ -1,0 +1,771 @@
+"""A minimal, honest IKEv2 responder for the sans-I/O tests of the initiator (RFC 7296).
+
+``ResponderDouble`` plays the gateway. It is written from the RFC, independently
+of the initiator's exchange modules: it uses only the codec
+(``ikeclient.ike.v2.{message,payloads,enums,rules}``) and the crypto primitives
+(``ikeclient.crypto``). AUTH (§2.15), NAT detection (§2.23), key derivation
+(§2.14, §2.17), SK protection (§3.14), proposal selection (§2.7) and traffic
+selector narrowing (§2.9) are computed here on their own, so a test that
+passes shows that two independent readings of the RFC agree.
+
+What it does::
+
+    HDR, SAi1, KEi, Ni, N(NAT_D*) -->
+                    <-- HDR, N(COOKIE)                       (require_cookie)
+                    <-- HDR, N(INVALID_KE_PAYLOAD)           (want_group / KEi not chosen)
+                    <-- HDR, N(NO_PROPOSAL_CHOSEN)           (reject_proposals / no match)
+                    <-- HDR, SAr1, KEr, Nr, N(NAT_D*), [N(IKEV2_FRAGMENTATION_SUPPORTED)]
+    HDR, SK {IDi, [IDr,] AUTH, [CP(CFG_REQUEST),] SAi2, TSi, TSr} -->
+                    <-- HDR, SK {IDr, AUTH, CP(CFG_REPLY), SAr2, TSi, TSr}
+                    <-- HDR, SK {N(AUTHENTICATION_FAILED)}   (PSK differs)
+    HDR, SK {[D]} -->  <-- HDR, SK {[D]}                      (INFORMATIONAL)
+                    <-- HDR, SK {}  /  SK {D(ESP)}  /  SK {D(IKE)}   (originated by us)
+
+Every random value comes from one ``DeterministicRandomSource``, so with a
+deterministic initiator whole exchanges replay byte for byte. The responder
+keeps its own view of every key, so tests can compare both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ikeclient.crypto.encr import SkCipher, get_encr, make_sk_cipher
+from ikeclient.crypto.integ import get_integ
+from ikeclient.crypto.keyexchange import create_key_exchange
+from ikeclient.crypto.prf import Prf, get_prf, prf_plus
+from ikeclient.crypto.random import DeterministicRandomSource
+from ikeclient.crypto.transforms import TransformType
+from ikeclient.errors import CryptoError, InvalidSyntax, UnsupportedCriticalPayload
+from ikeclient.ike.events import Endpoint
+from ikeclient.ike.identity import Identity
+from ikeclient.ike.proposals import ProposalSpec
+from ikeclient.ike.v2.enums import (
+    AuthMethod,
+    CfgType,
+    ConfigAttributeType,
+    ExchangeType,
+    HeaderFlag,
+    NotifyType,
+    PayloadType,
+    ProtocolId,
+    TsType,
+)
+from ikeclient.ike.v2.message import (
+    HEADER_SIZE,
+    IkeHeader,
+    Message,
+    encode_message,
+    find_all,
+    find_payload,
+    pull_message,
+    push_header,
+)
+from ikeclient.ike.v2.payloads import (
+    AuthPayload,
+    ConfigAttribute,
+    CpPayload,
+    DeletePayload,
+    IdiPayload,
+    IdrPayload,
+    KePayload,
+    NoncePayload,
+    NotifyPayload,
+    Payload,
+    Proposal,
+    SaPayload,
+    SkPayload,
+    TrafficSelector,
+    Transform,
+    TsiPayload,
+    TsrPayload,
+    pull_payload_chain,
+    push_payload_chain,
+)
+from ikeclient.ike.v2.rules import check_message_rules
+
+NON_ESP_MARKER = b"\x00\x00\x00\x00"
+KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 §2.15
+GATEWAY = "203.0.113.1"
+
+
+# --------------------------------------------------------------------- helpers (from the RFC)
+
+
+def natd(spi_i: bytes, spi_r: bytes, endpoint: Endpoint) -> bytes:
+    """RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | Port)."""
+    ip = ipaddress.ip_address(endpoint.host).packed
+    return hashlib.sha1(spi_i + spi_r + ip + endpoint.port.to_bytes(2, "big")).digest()
+
+
+def psk_auth_value(
+    prf: Prf, psk: bytes, message: bytes, nonce: bytes, sk_p: bytes, ident: bytes
+) -> bytes:
+    """RFC 7296 §2.15: prf(prf(PSK, "Key Pad for IKEv2"), Msg | Nonce | prf(SK_p, ID body))."""
+    octets = message + nonce + prf.compute(sk_p, ident)
+    return prf.compute(prf.compute(psk, KEY_PAD), octets)
+
+
+def id_body(id_type: int, data: bytes) -> bytes:
+    """RestOfIDPayload: ID Type, three reserved octets, data (RFC 7296 §3.5)."""
+    return bytes((id_type, 0, 0, 0)) + data
+
+
+@dataclass(frozen=True, slots=True)
+class IkeKeys:
+    """SK_* of RFC 7296 §2.14, as derived by the responder."""
+
+    sk_d: bytes = field(repr=False)
+    sk_ai: bytes = field(repr=False)
+    sk_ar: bytes = field(repr=False)
+    sk_ei: bytes = field(repr=False)
+    sk_er: bytes = field(repr=False)
+    sk_pi: bytes = field(repr=False)
+    sk_pr: bytes = field(repr=False)
+
+
+def derive_keys(
+    prf: Prf,
+    ni: bytes,
+    nr: bytes,
+    shared: bytes,
+    spi_i: bytes,
+    spi_r: bytes,
+    encr_size: int,
+    integ_size: int,
+) -> IkeKeys:
+    """RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir);
+    {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr).
+    """
+    key = ni[:8] + nr[:8] if prf.fixed_key else ni + nr
+    skeyseed = prf.compute(key, shared)
+    sizes = [prf.key_size, integ_size, integ_size, encr_size, encr_size, prf.key_size, prf.key_size]
+    stream = prf_plus(prf, skeyseed, ni + nr + spi_i + spi_r, sum(sizes))
+    parts: list[bytes] = []
+    offset = 0
+    for size in sizes:
+        parts.append(stream[offset : offset + size])
+        offset += size
+    return IkeKeys(*parts)
+
+
+def seal(
+    *,
+    spi_i: bytes,
+    spi_r: bytes,
+    exchange: int,
+    flags: int,
+    message_id: int,
+    payloads: Sequence[Payload],
+    cipher: SkCipher,
+    rng: DeterministicRandomSource,
+) -> bytes:
+    """HDR, SK {payloads} (RFC 7296 §3.14): the AAD is the header and the SK generic header."""
+    first, inner = push_payload_chain(list(payloads))
+    sk_len = 4 + cipher.sealed_length(len(inner))
+    header = IkeHeader(
+        spi_i, spi_r, PayloadType.SK, 2, 0, exchange, flags, message_id, HEADER_SIZE + sk_len
+    )
+    aad = push_header(header) + bytes((first, 0)) + sk_len.to_bytes(2, "big")
+    return aad + cipher.seal(aad, inner, rng)
+
+
+def unseal(data: bytes, message: Message, cipher: SkCipher) -> tuple[Payload, ...]:
+    """Verify and decrypt the SK payload that ends ``message``."""
+    if not message.payloads or not isinstance(message.payloads[-1], SkPayload):
+        raise InvalidSyntax("no SK payload")
+    sk = message.payloads[-1]
+    aad = data[: len(data) - len(sk.body)]
+    return pull_payload_chain(cipher.open(aad, sk.body), sk.first_inner)
+
+
+def _range_of(ts: TrafficSelector) -> tuple[int, int] | None:
+    if ts.ts_type != TsType.TS_IPV4_ADDR_RANGE or len(ts.start_address) != 4:
+        return None
+    return int.from_bytes(ts.start_address, "big"), int.from_bytes(ts.end_address, "big")
+
+
+def narrow(offered: Sequence[TrafficSelector], lo: int, hi: int) -> tuple[TrafficSelector, ...]:
+    """RFC 7296 §2.9: intersect each offered IPv4 selector with [lo, hi]; drop empty ones."""
+    out: list[TrafficSelector] = []
+    for ts in offered:
+        rng = _range_of(ts)
+        if rng is None:
+            continue
+        start, end = max(rng[0], lo), min(rng[1], hi)
+        if start > end:
+            continue
+        out.append(
+            TrafficSelector(
+                ts.ts_type,
+                ts.ip_protocol,
+                ts.start_port,
+                ts.end_port,
+                start.to_bytes(4, "big"),
+                end.to_bytes(4, "big"),
+            )
+        )
+    return tuple(out)
+
+
+def select_proposal(
+    offered: Sequence[Proposal],
+    allowed: Sequence[ProposalSpec],
+    protocol: int,
+    *,
+    prefer_ke: int | None = None,
+) -> Proposal | None:
+    """RFC 7296 §2.7: the first offered proposal we support, one transform of each type.
+
+    ``prefer_ke`` is the group of KEi: chosen when the proposal offers it.
+    The returned proposal has an empty SPI; the caller fills in its own.
+    """
+    for prop in offered:
+        if prop.protocol != protocol:
+            continue
+        by_type: dict[int, list[Transform]] = {}
+        for t in prop.transforms:
+            by_type.setdefault(t.type, []).append(t)
+        for spec in allowed:
+            chosen = _match(by_type, spec, protocol, prefer_ke)
+            if chosen is not None:
+                return Proposal(prop.number, protocol, b"", chosen)
+    return None
+
+
+def _match(
+    by_type: dict[int, list[Transform]], spec: ProposalSpec, protocol: int, prefer_ke: int | None
+) -> tuple[Transform, ...] | None:
+    out: list[Transform] = []
+    encr = next(
+        (
+            t
+            for t in by_type.get(TransformType.ENCR, [])
+            if any(e.id == t.id and e.key_bits == t.key_length for e in spec.encr)
+        ),
+        None,
+    )
+    if encr is None:
+        return None
+    out.append(encr)
+    wanted: list[tuple[int, tuple[int, ...]]] = []
+    if protocol == ProtocolId.IKE:
+        wanted.append((TransformType.PRF, spec.prf))
+    if spec.integ:
+        wanted.append((TransformType.INTEG, spec.integ))
+    if protocol == ProtocolId.IKE:
+        wanted.append((TransformType.KE, spec.ke))
+    else:
+        wanted.append((TransformType.ESN, spec.esn or (0,)))
+    for ttype, ids in wanted:
+        offered_ids = [t.id for t in by_type.get(ttype, [])]
+        if ttype == TransformType.ESN and not offered_ids:
+            continue
+        candidates = [i for i in offered_ids if i in ids]
+        if ttype == TransformType.KE and prefer_ke is not None and prefer_ke in candidates:
+            candidates.insert(0, prefer_ke)
+        if not candidates:
+            return None
+        out.append(Transform(ttype, candidates[0], ()))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------- the responder
+
+
+@dataclass(slots=True)
+class ChildView:
+    """The responder's view of the child SA: its SPIs and keys (RFC 7296 §2.17)."""
+
+    spi_in: int  # ours (in SAr2): the initiator sends to it
+    spi_out: int  # the initiator's (in SAi2)
+    proposal: Proposal
+    encr_in: bytes = field(repr=False)  # KEYMAT encr_i: initiator -> responder
+    integ_in: bytes = field(repr=False)
+    encr_out: bytes = field(repr=False)  # KEYMAT encr_r: responder -> initiator
+    integ_out: bytes = field(repr=False)
+    tsi: tuple[TrafficSelector, ...]
+    tsr: tuple[TrafficSelector, ...]
+
+
+@dataclass(slots=True)
+class Received:
+    """One message the responder accepted, with its decrypted payloads."""
+
+    exchange: int
+    message_id: int
+    response: bool
+    payloads: tuple[Payload, ...]
+    src: Endpoint
+    dst_port: int
+    framed: bool
+
+
+@dataclass(slots=True)
+class _Sa:
+    spi_i: bytes
+    spi_r: bytes
+    prf: Prf
+    proposal: Proposal
+    nonce_i: bytes
+    nonce_r: bytes
+    init_request: bytes
+    init_response: bytes
+    keys: IkeKeys
+    inbound: SkCipher
+    outbound: SkCipher
+    next_request_id: int = 1  # the initiator's next message ID
+    cached: tuple[int, bytes] | None = None  # our last response: (message ID, unframed bytes)
+    our_next_id: int = 0  # message IDs of requests we originate
+    authenticated: bool = False
+    deleted: bool = False
+
+
+class ResponderDouble:
+    """A small IKEv2 responder with PSK authentication and knobs to misbehave on purpose."""
+
+    def __init__(
+        self,
+        *,
+        psk: bytes = b"correct horse battery staple",
+        identity: Identity | None = None,
+        ike_proposals: Sequence[ProposalSpec] = (),
+        esp_proposals: Sequence[ProposalSpec] = (),
+        seed: bytes = b"responder",
+        host: str = GATEWAY,
+        require_cookie: bool = False,
+        want_group: int | None = None,
+        reject_proposals: bool = False,
+        fragmentation: bool = True,
+        ts_unacceptable: bool = False,
+        bad_auth: bool = False,
+        child_reject: bool = False,
+        virtual_ip: str = "198.18.200.1",
+        dns: Sequence[str] = ("198.18.3.53", "198.18.3.54"),
+        domain: str = "corp.example",
+        subnet: str = "198.18.3.0/24",
+    ) -> None:
+        self.psk = psk
+        self.identity = identity or Identity(2, b"vpn.example.net")  # ID_FQDN
+        self.ike_proposals = tuple(ike_proposals)
+        self.esp_proposals = tuple(esp_proposals)
+        self.rng = DeterministicRandomSource(seed)
+        self.host = host
+        self.require_cookie = require_cookie
+        self.want_group = want_group
+        self.reject_proposals = reject_proposals
+        self.fragmentation = fragmentation
+        self.ts_unacceptable = ts_unacceptable
+        self.bad_auth = bad_auth
+        self.child_reject = child_reject
+        self.virtual_ip = ipaddress.IPv4Address(virtual_ip)
+        self.dns = tuple(ipaddress.IPv4Address(d) for d in dns)
+        self.domain = domain
+        self.subnet = ipaddress.IPv4Network(subnet)
+        self._cookie_secret = self.rng.random_bytes(16)
+        self._init_cache: dict[bytes, bytes] = {}  # IKE_SA_INIT request -> response
+        self.sas: dict[tuple[bytes, bytes], _Sa] = {}
+        self.received: list[Received] = []
+        self.ignored = 0  # datagrams dropped (malformed, not ours, failed ICV)
+        self.cookie_sent = False
+        self.cookie_ok: bool | None = None
+        self.initiator_behind_nat: bool | None = None
+        self.child: ChildView | None = None
+        self.peer_identity: Identity | None = None
+        self.auth_verified: bool | None = None
+
+    # -- what tests read ---------------------------------------------------------------
+
+    @property
+    def sa(self) -> _Sa:
+        """The (single) IKE SA that completed IKE_SA_INIT."""
+        if len(self.sas) != 1:
+            raise LookupError(f"{len(self.sas)} IKE SAs")
+        return next(iter(self.sas.values()))
+
+    def requests(self, exchange: int) -> list[Received]:
+        return [r for r in self.received if r.exchange == exchange and not r.response]
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def receive(self, data: bytes, src: Endpoint, dst_port: int) -> list[tuple[bytes, Endpoint]]:
+        """One datagram from ``src`` to our port ``dst_port``; returns what we answer."""
+        framed = False
+        if dst_port == 4500:
+            if data[:4] != NON_ESP_MARKER:
+                self.ignored += 1  # ESP or a keepalive, not IKE
+                return []
+            data, framed = data[4:], True
+        try:
+            message = pull_message(data)
+        except (InvalidSyntax, UnsupportedCriticalPayload):
+            self.ignored += 1
+            return []
+        header = message.header
+        if header.exchange_type == ExchangeType.IKE_SA_INIT and not header.is_response:
+            reply = self._ike_sa_init(message, data, src, dst_port)
+        else:
+            reply = self._encrypted(message, data, src, dst_port, framed)
+        if reply is None:
+            return []
+        return [(NON_ESP_MARKER + reply if framed else reply, src)]
+
+    # -- IKE_SA_INIT (RFC 7296 §1.2) -----------------------------------------------------
+
+    def _ike_sa_init(
+        self, message: Message, data: bytes, src: Endpoint, dst_port: int
+    ) -> bytes | None:
+        header = message.header
+        if data in self._init_cache:  # a retransmission: the same answer (§2.1)
+            return self._init_cache[data]
+        if header.message_id != 0 or header.spi_r != bytes(8) or not header.is_initiator:
+            self.ignored += 1
+            return None
+        try:
+            check_message_rules(ExchangeType.IKE_SA_INIT, False, message.payloads, None)
+        except InvalidSyntax:
+            self.ignored += 1
+            return None
+        payloads = message.payloads
+        self.received.append(
+            Received(header.exchange_type, 0, False, payloads, src, dst_port, False)
+        )
+        sa_i = find_payload(payloads, SaPayload)
+        ke_i = find_payload(payloads, KePayload)
+        nonce = find_payload(payloads, NoncePayload)
+        assert sa_i is not None and ke_i is not None and nonce is not None
+        notifies = find_all(payloads, NotifyPayload)
+
+        def notify_only(kind: int, value: bytes = b"") -> bytes:
+            return encode_message(
+                header.spi_i,
+                bytes(8),
+                ExchangeType.IKE_SA_INIT,
+                HeaderFlag.RESPONSE,
+                0,
+                [NotifyPayload(0, b"", kind, value)],
+            )
+
+        if self.require_cookie:
+            # §2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>)
+            expected = (
+                b"\x01"
+                + hashlib.sha256(
+                    nonce.data
+                    + ipaddress.ip_address(src.host).packed
+                    + header.spi_i
+                    + self._cookie_secret
+                ).digest()
+            )
+            first = payloads[0]
+            if not (
+                isinstance(first, NotifyPayload)
+                and first.notify_type == NotifyType.COOKIE
+                and hmac.compare_digest(first.data, expected)
+            ):
+                self.cookie_sent = True
+                self.cookie_ok = False
+                return notify_only(NotifyType.COOKIE, expected)
+            self.cookie_ok = True
+        if self.reject_proposals:
+            return notify_only(NotifyType.NO_PROPOSAL_CHOSEN)
+        chosen = select_proposal(
+            sa_i.proposals, self.ike_proposals, ProtocolId.IKE, prefer_ke=ke_i.group
+        )
+        if chosen is None:
+            return notify_only(NotifyType.NO_PROPOSAL_CHOSEN)
+        group = next(t.id for t in chosen.transforms if t.type == TransformType.KE)
+        if self.want_group is not None:
+            if ke_i.group != self.want_group:
+                return notify_only(
+                    NotifyType.INVALID_KE_PAYLOAD, self.want_group.to_bytes(2, "big")
+                )
+            group = self.want_group
+            chosen = Proposal(
+                chosen.number,
+                chosen.protocol,
+                b"",
+                tuple(
+                    Transform(t.type, group, ()) if t.type == TransformType.KE else t
+                    for t in chosen.transforms
+                ),
+            )
+        if ke_i.group != group:
+            return notify_only(NotifyType.INVALID_KE_PAYLOAD, group.to_bytes(2, "big"))
+
+        spi_r = self.rng.random_bytes(8)
+        nonce_r = self.rng.random_bytes(32)
+        ke = create_key_exchange(group, self.rng)
+        shared = ke.compute_shared_secret(ke_i.data)
+        here = Endpoint(self.host, dst_port)
+        # §2.23: the initiator is behind a NAT when its source hash does not match.
+        sources = [n.data for n in notifies if n.notify_type == NotifyType.NAT_DETECTION_SOURCE_IP]
+        if sources:
+            self.initiator_behind_nat = natd(header.spi_i, bytes(8), src) not in sources
+        reply: list[Payload] = [
+            SaPayload((chosen,)),
+            KePayload(group, ke.public_value),
+            NoncePayload(nonce_r),
+            NotifyPayload(
+                0, b"", NotifyType.NAT_DETECTION_SOURCE_IP, natd(header.spi_i, spi_r, here)
+            ),
+            NotifyPayload(
+                0, b"", NotifyType.NAT_DETECTION_DESTINATION_IP, natd(header.spi_i, spi_r, src)
+            ),
+        ]
+        offered_frag = any(
+            n.notify_type == NotifyType.IKEV2_FRAGMENTATION_SUPPORTED for n in notifies
+        )
+        if self.fragmentation and offered_frag:
+            reply.append(NotifyPayload(0, b"", NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, b""))
+        response = encode_message(
+            header.spi_i, spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0, reply
+        )
+
+        prf_id = next(t.id for t in chosen.transforms if t.type == TransformType.PRF)
+        encr_t = next(t for t in chosen.transforms if t.type == TransformType.ENCR)
+        integ_id = next((t.id for t in chosen.transforms if t.type == TransformType.INTEG), None)
+        prf = get_prf(prf_id)
+        encr_size = get_encr(encr_t.id).key_size(encr_t.key_length)
+        integ_size = get_integ(integ_id).key_size if integ_id is not None else 0
+        keys = derive_keys(
+            prf, nonce.data, nonce_r, shared, header.spi_i, spi_r, encr_size, integ_size
+        )
+        self.sas[(header.spi_i, spi_r)] = _Sa(
+            spi_i=header.spi_i,
+            spi_r=spi_r,
+            prf=prf,
+            proposal=chosen,
+            nonce_i=nonce.data,
+            nonce_r=nonce_r,
+            init_request=data,
+            init_response=response,
+            keys=keys,
+            # Our inbound protects initiator -> responder: SK_ei/SK_ai; outbound SK_er/SK_ar.
+            inbound=make_sk_cipher(
+                encr_t.id, encr_t.key_length, keys.sk_ei, integ_id, keys.sk_ai or None
+            ),
+            outbound=make_sk_cipher(
+                encr_t.id, encr_t.key_length, keys.sk_er, integ_id, keys.sk_ar or None
+            ),
+        )
+        self._init_cache[data] = response
+        return response
+
+    # -- encrypted exchanges ---------------------------------------------------------------
+
+    def _encrypted(
+        self, message: Message, data: bytes, src: Endpoint, dst_port: int, framed: bool
+    ) -> bytes | None:
+        header = message.header
+        sa = self.sas.get((header.spi_i, header.spi_r))
+        if sa is None or sa.deleted:
+            self.ignored += 1
+            return None
+        try:
+            inner = unseal(data, message, sa.inbound)
+            check_message_rules(header.exchange_type, header.is_response, message.payloads, inner)
+        except (InvalidSyntax, UnsupportedCriticalPayload, CryptoError):
+            self.ignored += 1
+            return None
+        if header.is_response:
+            # The answer to a request we originated.
+            self.received.append(
+                Received(
+                    header.exchange_type, header.message_id, True, inner, src, dst_port, framed
+                )
+            )
+            return None
+        if sa.cached is not None and header.message_id == sa.cached[0]:
+            return sa.cached[1]  # §2.1: a retransmitted request gets the same response
+        if header.message_id != sa.next_request_id:
+            self.ignored += 1
+            return None
+        self.received.append(
+            Received(header.exchange_type, header.message_id, False, inner, src, dst_port, framed)
+        )
+        sa.next_request_id += 1
+        if header.exchange_type == ExchangeType.IKE_AUTH:
+            payloads = self._ike_auth(sa, inner, src)
+        elif header.exchange_type == ExchangeType.INFORMATIONAL:
+            payloads = self._informational(sa, inner)
+        else:
+            payloads = [NotifyPayload(0, b"", NotifyType.NO_ADDITIONAL_SAS, b"")]
+        wire = seal(
+            spi_i=sa.spi_i,
+            spi_r=sa.spi_r,
+            exchange=header.exchange_type,
+            flags=HeaderFlag.RESPONSE,
+            message_id=header.message_id,
+            payloads=payloads,
+            cipher=sa.outbound,
+            rng=self.rng,
+        )
+        sa.cached = (header.message_id, wire)
+        return wire
+
+    # -- IKE_AUTH (RFC 7296 §1.2, §2.15) ----------------------------------------------------
+
+    def _ike_auth(self, sa: _Sa, inner: tuple[Payload, ...], src: Endpoint) -> list[Payload]:
+        def fail(kind: int) -> list[Payload]:
+            return [NotifyPayload(0, b"", kind, b"")]
+
+        idi = find_payload(inner, IdiPayload)
+        auth = find_payload(inner, AuthPayload)
+        if idi is None or auth is None or auth.method != AuthMethod.SHARED_KEY_MIC:
+            return fail(NotifyType.AUTHENTICATION_FAILED)
+        self.peer_identity = Identity(idi.id_type, idi.data)
+        # InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
+        expected = psk_auth_value(
+            sa.prf,
+            self.psk,
+            sa.init_request,
+            sa.nonce_r,
+            sa.keys.sk_pi,
+            id_body(idi.id_type, idi.data),
+        )
+        self.auth_verified = hmac.compare_digest(expected, auth.data)
+        if not self.auth_verified:
+            sa.deleted = True  # §2.21.2: the IKE SA is not created
+            return fail(NotifyType.AUTHENTICATION_FAILED)
+        sa.authenticated = True
+        # ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
+        ident = self.identity
+        my_auth = psk_auth_value(
+            sa.prf,
+            self.psk,
+            sa.init_response,
+            sa.nonce_i,
+            sa.keys.sk_pr,
+            id_body(ident.id_type, ident.data),
+        )
+        if self.bad_auth:
+            my_auth = bytes((my_auth[0] ^ 0x01,)) + my_auth[1:]
+        out: list[Payload] = [
+            IdrPayload(ident.id_type, ident.data),
+            AuthPayload(AuthMethod.SHARED_KEY_MIC, my_auth),
+        ]
+        cp = find_payload(inner, CpPayload)
+        if cp is not None and cp.cfg_type == CfgType.CFG_REQUEST:
+            attrs = [
+                ConfigAttribute(ConfigAttributeType.INTERNAL_IP4_ADDRESS, self.virtual_ip.packed)
+            ]
+            attrs += [
+                ConfigAttribute(ConfigAttributeType.INTERNAL_IP4_DNS, d.packed) for d in self.dns
+            ]
+            attrs.append(
+                ConfigAttribute(ConfigAttributeType.INTERNAL_DNS_DOMAIN, self.domain.encode())
+            )
+            out.append(CpPayload(CfgType.CFG_REPLY, tuple(attrs)))
+        out += self._child(sa, inner, src, cp is not None)
+        return out
+
+    def _child(
+        self, sa: _Sa, inner: tuple[Payload, ...], src: Endpoint, gave_vip: bool
+    ) -> list[Payload]:
+        sa_i = find_payload(inner, SaPayload)
+        tsi = find_payload(inner, TsiPayload)
+        tsr = find_payload(inner, TsrPayload)
+        if sa_i is None or tsi is None or tsr is None:
+            return []
+        if self.child_reject:
+            return [NotifyPayload(0, b"", NotifyType.NO_PROPOSAL_CHOSEN, b"")]
+        chosen = select_proposal(sa_i.proposals, self.esp_proposals, ProtocolId.ESP)
+        if chosen is None:
+            return [NotifyPayload(0, b"", NotifyType.NO_PROPOSAL_CHOSEN, b"")]
+        # §2.9: narrow TSi to the address we hand out, TSr to the protected subnet.
+        peer = int(self.virtual_ip) if gave_vip else int(ipaddress.IPv4Address(src.host))
+        tsi_n = narrow(tsi.selectors, peer, peer)
+        tsr_n = narrow(
+            tsr.selectors, int(self.subnet.network_address), int(self.subnet.broadcast_address)
+        )
+        if self.ts_unacceptable or not tsi_n or not tsr_n:
+            return [NotifyPayload(0, b"", NotifyType.TS_UNACCEPTABLE, b"")]
+        offered_spi = next(p.spi for p in sa_i.proposals if p.number == chosen.number)
+        spi_in = self.rng.random_bytes(4)
+        if int.from_bytes(spi_in, "big") <= 255:
+            spi_in = b"\x40" + spi_in[1:]
+        chosen = Proposal(chosen.number, chosen.protocol, spi_in, chosen.transforms)
+        encr_t = next(t for t in chosen.transforms if t.type == TransformType.ENCR)
+        integ_id = next((t.id for t in chosen.transforms if t.type == TransformType.INTEG), None)
+        e = get_encr(encr_t.id).key_size(encr_t.key_length)
+        i = get_integ(integ_id).key_size if integ_id is not None else 0
+        # §2.17: KEYMAT = prf+(SK_d, Ni | Nr); initiator->responder keys first, encr before integ.
+        keymat = prf_plus(sa.prf, sa.keys.sk_d, sa.nonce_i + sa.nonce_r, 2 * (e + i))
+        self.child = ChildView(
+            spi_in=int.from_bytes(spi_in, "big"),
+            spi_out=int.from_bytes(offered_spi, "big"),
+            proposal=chosen,
+            encr_in=keymat[:e],
+            integ_in=keymat[e : e + i],
+            encr_out=keymat[e + i : 2 * e + i],
+            integ_out=keymat[2 * e + i :],
+            tsi=tsi_n,
+            tsr=tsr_n,
+        )
+        return [SaPayload((chosen,)), TsiPayload(tsi_n), TsrPayload(tsr_n)]
+
+    # -- INFORMATIONAL (RFC 7296 §1.4) -----------------------------------------------------
+
+    def _informational(self, sa: _Sa, inner: tuple[Payload, ...]) -> list[Payload]:
+        answer: list[bytes] = []
+        for d in find_all(inner, DeletePayload):
+            if d.protocol == ProtocolId.IKE:
+                sa.deleted = True
+                return []  # §1.4.1: the answer to a Delete of the IKE SA is empty
+            child = self.child
+            if (
+                d.protocol == ProtocolId.ESP
+                and child
+                and child.spi_out.to_bytes(4, "big") in d.spis
+            ):
+                answer.append(child.spi_in.to_bytes(4, "big"))
+                self.child = None
+        return [DeletePayload(ProtocolId.ESP, tuple(answer))] if answer else []
+
+    def request(self, payloads: Sequence[Payload], *, framed: bool) -> bytes:
+        """An INFORMATIONAL request we originate (liveness check, Delete), as sent on the wire."""
+        sa = self.sa
+        wire = seal(
+            spi_i=sa.spi_i,
+            spi_r=sa.spi_r,
+            exchange=ExchangeType.INFORMATIONAL,
+            flags=0,  # neither Initiator (we are the original responder) nor Response
+            message_id=sa.our_next_id,
+            payloads=payloads,
+            cipher=sa.outbound,
+            rng=self.rng,
+        )
+        sa.our_next_id += 1
+        return NON_ESP_MARKER + wire if framed else wire
+
+    def liveness_check(self, *, framed: bool = True) -> bytes:
+        """HDR, SK {} (RFC 7296 §2.4)."""
+        return self.request([], framed=framed)
+
+    def delete_child(self, *, framed: bool = True) -> bytes:
+        """HDR, SK {D(ESP, our inbound SPI)} (RFC 7296 §1.4.1)."""
+        assert self.child is not None
+        return self.request(
+            [DeletePayload(ProtocolId.ESP, (self.child.spi_in.to_bytes(4, "big"),))], framed=framed
+        )
+
+    def delete_ike_sa(self, *, framed: bool = True) -> bytes:
+        """HDR, SK {D(IKE)} (RFC 7296 §1.4.1)."""
+        return self.request([DeletePayload(ProtocolId.IKE, ())], framed=framed)
+
+
+__all__ = [
+    "GATEWAY",
+    "NON_ESP_MARKER",
+    "ChildView",
+    "Received",
+    "ResponderDouble",
+    "derive_keys",
+    "natd",
+    "psk_auth_value",
+]
