@@ -39,18 +39,21 @@ _LENGTH_STRUCTS = {1: _U8, 2: _U16, 4: _U32, 8: _U64}
 class Buffer:
     """A read position over some bytes plus an append-only write side.
 
-    ``Buffer(data)`` parses ``data``; ``Buffer()`` builds a new encoding.  Both
-    sides share one bytearray: pushes append at the end, pulls read from
-    :meth:`tell`.
+    ``Buffer(data)`` parses ``data``; ``Buffer()`` builds a new encoding.
+    Pulls read ``data`` from :meth:`tell`; pushes append after it, and
+    :attr:`data` is the input followed by everything pushed.
     """
 
-    __slots__ = ("_buf", "_end", "_pos")
+    __slots__ = ("_data", "_end", "_out", "_pos")
 
     def __init__(self, data: bytes = b"") -> None:
-        self._buf = bytearray(data)
+        # Pulls read the immutable input (slicing bytes copies once); pushes
+        # append to a separate bytearray, logically after the input.
+        self._data = bytes(data)
+        self._out = bytearray()
         self._pos = 0
         # Reads may not go past _end; pull_block narrows it temporarily.
-        self._end = len(self._buf)
+        self._end = len(self._data)
 
     # ------------------------------------------------------------------ pull
 
@@ -79,27 +82,27 @@ class Buffer:
     def pull_uint8(self) -> int:
         """Read one octet."""
         pos = self._need(1)
-        return self._buf[pos]
+        return self._data[pos]
 
     def pull_uint16(self) -> int:
         """Read a big-endian 16-bit unsigned integer."""
         pos = self._need(2)
-        return int(_U16.unpack_from(self._buf, pos)[0])
+        return int(_U16.unpack_from(self._data, pos)[0])
 
     def pull_uint32(self) -> int:
         """Read a big-endian 32-bit unsigned integer."""
         pos = self._need(4)
-        return int(_U32.unpack_from(self._buf, pos)[0])
+        return int(_U32.unpack_from(self._data, pos)[0])
 
     def pull_uint64(self) -> int:
         """Read a big-endian 64-bit unsigned integer."""
         pos = self._need(8)
-        return int(_U64.unpack_from(self._buf, pos)[0])
+        return int(_U64.unpack_from(self._data, pos)[0])
 
     def pull_bytes(self, n: int) -> bytes:
         """Read exactly ``n`` bytes; raise InvalidSyntax if fewer are left."""
         pos = self._need(n)
-        return bytes(self._buf[pos : pos + n])
+        return self._data[pos : pos + n]
 
     def pull_rest(self) -> bytes:
         """Read everything left in the current block (possibly nothing)."""
@@ -135,32 +138,32 @@ class Buffer:
     @property
     def data(self) -> bytes:
         """Everything in the buffer (what was given plus what was pushed)."""
-        return bytes(self._buf)
+        return self._data + self._out if self._data else bytes(self._out)
 
     def push_uint8(self, value: int) -> None:
         """Append one octet (OverflowError if it does not fit)."""
-        self._buf += value.to_bytes(1, "big")
+        self._out += value.to_bytes(1, "big")
 
     def push_uint16(self, value: int) -> None:
         """Append a big-endian 16-bit unsigned integer."""
-        self._buf += value.to_bytes(2, "big")
+        self._out += value.to_bytes(2, "big")
 
     def push_uint32(self, value: int) -> None:
         """Append a big-endian 32-bit unsigned integer."""
-        self._buf += value.to_bytes(4, "big")
+        self._out += value.to_bytes(4, "big")
 
     def push_uint64(self, value: int) -> None:
         """Append a big-endian 64-bit unsigned integer."""
-        self._buf += value.to_bytes(8, "big")
+        self._out += value.to_bytes(8, "big")
 
     def push_bytes(self, value: bytes) -> None:
         """Append raw bytes."""
-        self._buf += value
+        self._out += value
 
     @property
     def write_offset(self) -> int:
         """Where the next push goes (the length of the buffer)."""
-        return len(self._buf)
+        return len(self._data) + len(self._out)
 
     @contextmanager
     def push_length(self, size: int = 2, start: int | None = None) -> Iterator[None]:
@@ -173,11 +176,11 @@ class Buffer:
         its own 4 bytes.  OverflowError if the length does not fit.
         """
         fmt = _LENGTH_STRUCTS[size]
-        field_at = len(self._buf)
-        begin = field_at if start is None else start
-        self._buf += bytes(size)
+        field_at = len(self._out)
+        begin = self.write_offset if start is None else start
+        self._out += bytes(size)
         yield
-        length = len(self._buf) - begin
+        length = self.write_offset - begin
         if length >= 1 << (8 * size):
             raise OverflowError(f"length {length} does not fit in {size} bytes")
-        fmt.pack_into(self._buf, field_at, length)
+        fmt.pack_into(self._out, field_at, length)

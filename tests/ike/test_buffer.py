@@ -124,3 +124,15 @@ def test_push_length_overflow() -> None:
     buf = Buffer()
     with pytest.raises(OverflowError), buf.push_length(1):
         buf.push_bytes(bytes(300))
+
+
+def test_push_after_input() -> None:
+    buf = Buffer(b"ab")
+    assert buf.write_offset == 2
+    start = buf.write_offset
+    buf.push_uint8(7)
+    with buf.push_length(1, start=start):
+        buf.push_bytes(b"c")
+    assert buf.data == b"ab\x07\x03c"
+    assert buf.pull_bytes(2) == b"ab"
+    assert buf.eof()  # pushed bytes are not pulled

@@ -66,7 +66,8 @@ def _body_round_trip(payload: Payload) -> None:
     buf = Buffer(body)
     with buf.pull_block(len(body)):
         pulled = codec.pull(buf, len(body))
-    if isinstance(payload, SkPayload | SkfPayload):  # first_inner comes from the generic header
+    if isinstance(pulled, SkPayload | SkfPayload):  # first_inner comes from the generic header
+        assert isinstance(payload, SkPayload | SkfPayload)
         pulled = dataclasses.replace(pulled, first_inner=payload.first_inner)
     assert pulled == payload
 
@@ -450,6 +451,8 @@ def test_push_rejects_values_that_do_not_fit() -> None:
         push_payload_chain([SkPayload(0, b""), VendorIdPayload(b"")])
     with pytest.raises(ValueError):
         push_payload_chain([CpPayload(1, (ConfigAttribute(0x8000),))])
+    with pytest.raises(ValueError):
+        push_payload_chain([UnknownPayload(0, False, b"")])
     with pytest.raises(OverflowError):
         push_payload_chain([VendorIdPayload(bytes(70000))])
 

@@ -1133,6 +1133,8 @@ def push_payload(buf: Buffer, payload: Payload, next_type: int) -> None:
     start = buf.write_offset
     buf.push_uint8(next_type)
     if isinstance(payload, UnknownPayload):
+        if payload.payload_type == PayloadType.NONE:
+            raise ValueError("payload type 0 (NONE) would end the chain")
         buf.push_uint8(_CRITICAL if payload.critical else 0)
         with buf.push_length(2, start=start):
             buf.push_bytes(payload.data)
