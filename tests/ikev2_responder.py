@@ -727,13 +727,19 @@ class ResponderDouble:
                 self.child = None
         return [DeletePayload(ProtocolId.ESP, tuple(answer))] if answer else []
 
-    def request(self, payloads: Sequence[Payload], *, framed: bool) -> bytes:
-        """An INFORMATIONAL request we originate (liveness check, Delete), as sent on the wire."""
+    def request(
+        self,
+        payloads: Sequence[Payload],
+        *,
+        framed: bool,
+        exchange: int = ExchangeType.INFORMATIONAL,
+    ) -> bytes:
+        """A request we originate (liveness check, Delete, ...), as sent on the wire."""
         sa = self.sa
         wire = seal(
             spi_i=sa.spi_i,
             spi_r=sa.spi_r,
-            exchange=ExchangeType.INFORMATIONAL,
+            exchange=exchange,
             flags=0,  # neither Initiator (we are the original responder) nor Response
             message_id=sa.our_next_id,
             payloads=payloads,
@@ -766,6 +772,9 @@ __all__ = [
     "Received",
     "ResponderDouble",
     "derive_keys",
+    "id_body",
     "natd",
     "psk_auth_value",
+    "seal",
+    "unseal",
 ]

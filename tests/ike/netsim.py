@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ikeclient.config.proposals import parse_proposals
 from ikeclient.crypto.random import DeterministicRandomSource
 from ikeclient.ike.events import Endpoint, IkeEvent
 from ikeclient.ike.identity import Identity
@@ -19,7 +20,6 @@ from ikeclient.ike.v2.connection import Ikev2Connection
 from ikeclient.ike.v2.enums import ExchangeType
 from ikeclient.ike.v2.message import IkeHeader, pull_header
 from ikeclient.ike.v2.settings import Ikev2Settings, RetransmitPolicy
-from ikeclient.config.proposals import parse_proposals
 from tests.ikev2_responder import GATEWAY, NON_ESP_MARKER, ResponderDouble
 
 INITIATOR = "192.0.2.10"

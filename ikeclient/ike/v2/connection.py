@@ -58,13 +58,14 @@ from ikeclient.ike.events import (
     IkeSaEstablished,
 )
 from ikeclient.ike.v2.enums import ExchangeType, HeaderFlag, NotifyType
+from ikeclient.ike.v2.fragments import FragmentReassembler
 from ikeclient.ike.v2.ike_auth import AuthDone, IkeAuthExchange
 from ikeclient.ike.v2.ike_init import IkeSaInitExchange, Retry, SaInitDone
 from ikeclient.ike.v2.ike_sa import IkeSa
 from ikeclient.ike.v2.informational import delete_ike_sa, process_peer_informational
 from ikeclient.ike.v2.message import Message, encode_message, pull_message
-from ikeclient.ike.v2.payloads import NotifyPayload, Payload
-from ikeclient.ike.v2.protection import decrypt_message, encrypt_message
+from ikeclient.ike.v2.payloads import NotifyPayload, Payload, SkfPayload, pull_payload_chain
+from ikeclient.ike.v2.protection import decrypt_fragment, decrypt_message, encrypt_message
 from ikeclient.ike.v2.rules import check_message_rules
 from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.ike.v2.state import IkeSaState, IkeSaStateMachine
@@ -109,6 +110,7 @@ class DropCounters:
     unexpected: int = 0
     not_ours: int = 0
     keepalive: int = 0
+    fragments_held: int = 0
     last_error: IkeError | None = field(default=None, repr=False)
 
 
@@ -139,6 +141,7 @@ class Ikev2Connection:
         self._pending: deque[tuple[int, list[Payload], ResponseHandler]] = deque()
         self._events: deque[IkeEvent] = deque()
         self._out: list[tuple[bytes, Endpoint]] = []
+        self._fragments = FragmentReassembler()
         self._init: IkeSaInitExchange | None = None
         self._init_request = b""
         self._auth: IkeAuthExchange | None = None
@@ -290,25 +293,30 @@ class Ikev2Connection:
             if sa is None or header.spi_r != sa.spi_r:
                 self.drops.not_ours += 1
                 return
-            inner = decrypt_message(data, message, sa.inbound)
+            opened = self._open(message, data, sa)
+            if opened is None:
+                return
+            inner = opened
             check_message_rules(header.exchange_type, True, message.payloads, inner)
+        self._fragments.discard(header.message_id, True)
         self._outstanding = None
         self._next_message_id += 1
         try:
-            req.handler(message, inner, data, now)
+            try:
+                req.handler(message, inner, data, now)
+            except CryptoError as exc:
+                raise _crypto_failure(exc) from exc
         except InvalidSyntax as exc:
             if req.exchange != ExchangeType.IKE_SA_INIT:
                 self._fail(exc, now)
                 return
-            # RFC 7296 §2.21.1: an unprotected reply may be forged; keep waiting.
+            # RFC 7296 §2.21.1: an unprotected reply may be forged (a KE value off
+            # the curve included); keep waiting for the genuine one.
             self._outstanding = req
             self._next_message_id -= 1
             raise
         except RemoteProtocolError as exc:
             self._fail(exc, now)
-            return
-        except CryptoError as exc:
-            self._fail(_crypto_failure(exc), now)
             return
         self._send_pending(now)
 
@@ -321,12 +329,15 @@ class Ikev2Connection:
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
             self.drops.unexpected += 1
             return
-        inner = decrypt_message(data, message, sa.inbound)
-        if self._cached_response is not None and header.message_id == self._cached_response[0]:
-            self._out.append((self._frame(self._cached_response[1]), self._remote))
-            return
-        if header.message_id != self._peer_next_message_id:
+        cached = self._cached_response
+        if header.message_id not in (self._peer_next_message_id, cached[0] if cached else None):
             self.drops.unexpected += 1
+            return
+        inner = self._open(message, data, sa)
+        if inner is None:
+            return
+        if cached is not None and header.message_id == cached[0]:
+            self._out.append((self._frame(cached[1]), self._remote))
             return
         check_message_rules(header.exchange_type, False, message.payloads, inner)
         self._peer_next_message_id += 1
@@ -339,6 +350,30 @@ class Ikev2Connection:
                 header.message_id,
                 [NotifyPayload(0, b"", NotifyType.NO_ADDITIONAL_SAS, b"")],
             )
+
+    def _open(self, message: Message, data: bytes, sa: IkeSa) -> tuple[Payload, ...] | None:
+        """Verify and decrypt an SK message, or keep an SKF fragment until all have come.
+
+        Returns None while fragments are missing (RFC 7383 §2.6).
+        """
+        if not message.payloads or not isinstance(message.payloads[-1], SkfPayload):
+            return decrypt_message(data, message, sa.inbound)
+        skf, aad = decrypt_fragment(data, message)
+        plaintext = sa.inbound.open(aad, skf.body)
+        header = message.header
+        whole = self._fragments.add(
+            header.message_id,
+            bool(header.flags & HeaderFlag.RESPONSE),
+            skf.fragment_number,
+            skf.total_fragments,
+            skf.first_inner,
+            plaintext,
+        )
+        if whole is None:
+            self.drops.fragments_held += 1
+            return None
+        first_inner, chain = whole
+        return pull_payload_chain(chain, first_inner)
 
     def _handle_peer_informational(
         self, message_id: int, inner: tuple[Payload, ...], now: float

@@ -90,6 +90,10 @@ class IkeSaInitExchange:
         self._cookie: bytes | None = None
         self._cookie_retries = 0
         self._group_retried = False
+        # With forced encapsulation, claim a source that cannot match, so the
+        # gateway sees a NAT and encapsulates ESP in UDP (strongSwan's encap=yes).
+        # Drawn once: a COOKIE retry must repeat every other payload unchanged (§2.6).
+        self._fake_natd_source = rng.random_bytes(20) if settings.force_encapsulation else None
         self.key_exchange: KeyExchange = create_key_exchange(settings.ike_proposals[0].ke[0], rng)
 
     def build_request(self) -> list[Payload]:
@@ -100,10 +104,8 @@ class IkeSaInitExchange:
         payloads.append(build_sa_payload(self._settings.ike_proposals, ProtocolId.IKE, b""))
         payloads.append(KePayload(self.key_exchange.group, self.key_exchange.public_value))
         payloads.append(NoncePayload(self.nonce_i))
-        if self._settings.force_encapsulation:
-            # Claim a source that cannot match, so the gateway sees a NAT and
-            # encapsulates ESP in UDP (what strongSwan's encap=yes does).
-            source = self._rng.random_bytes(20)
+        if self._fake_natd_source is not None:
+            source = self._fake_natd_source
         else:
             source = natd_hash(self._spi_i, _ZERO_SPI, self._local)
         payloads.append(NotifyPayload(0, b"", NotifyType.NAT_DETECTION_SOURCE_IP, source))

@@ -14,7 +14,13 @@ from ikeclient.crypto.random import RandomSource
 from ikeclient.errors import InvalidSyntax
 from ikeclient.ike.v2.enums import PayloadType
 from ikeclient.ike.v2.message import HEADER_SIZE, IkeHeader, Message, push_header
-from ikeclient.ike.v2.payloads import Payload, SkPayload, pull_payload_chain, push_payload_chain
+from ikeclient.ike.v2.payloads import (
+    Payload,
+    SkfPayload,
+    SkPayload,
+    pull_payload_chain,
+    push_payload_chain,
+)
 
 _GENERIC_HEADER_SIZE = 4
 
@@ -61,3 +67,15 @@ def decrypt_message(data: bytes, message: Message, cipher: SkCipher) -> tuple[Pa
     aad = data[: len(data) - len(sk.body)]
     plaintext = cipher.open(aad, sk.body)
     return pull_payload_chain(plaintext, sk.first_inner)
+
+
+def decrypt_fragment(data: bytes, message: Message) -> tuple[SkfPayload, bytes]:
+    """The SKF payload of a fragment message and the AAD its ICV covers (RFC 7383 §2.5).
+
+    The AAD runs from the IKE header through the SKF payload's 8-byte header;
+    the caller opens ``skf.body`` with it and keeps the plaintext for reassembly.
+    """
+    if not message.payloads or not isinstance(message.payloads[-1], SkfPayload):
+        raise InvalidSyntax("message is not an SKF fragment")
+    skf = message.payloads[-1]
+    return skf, data[: len(data) - len(skf.body)]
