@@ -44,6 +44,7 @@ from ikeclient.ike.v2.payloads import (
     Proposal,
     SaPayload,
     TsiPayload,
+    UnknownPayload,
 )
 from ikeclient.ike.v2.settings import RetransmitPolicy
 from ikeclient.ike.v2.state import IkeSaState
@@ -924,3 +925,21 @@ def test_gateway_create_child_sa_is_refused_politely() -> None:
     assert answer.payloads == (NotifyPayload(0, b"", NotifyType.NO_ADDITIONAL_SAS, b""),)
     assert conn.state == IkeSaState.ESTABLISHED
     assert drain(conn) == []
+
+
+def test_unknown_critical_payload_in_a_gateway_request_is_answered() -> None:
+    net, _ = establish()
+    conn, gw = net.conn, net.gw
+    # <-- HDR, SK {<unknown payload 200, critical>}
+    # HDR, SK {N(UNSUPPORTED_CRITICAL_PAYLOAD, 200)} -->
+    net.from_gateway(gw.request([UnknownPayload(200, True, b"xyz")], framed=True), 30.0)
+    answer = gw.received[-1]
+    assert answer.response and answer.message_id == 0
+    (notify,) = answer.payloads
+    assert isinstance(notify, NotifyPayload)
+    assert notify.notify_type == NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD
+    assert notify.data == bytes((200,))
+    assert conn.state == IkeSaState.ESTABLISHED
+    # A non-critical unknown payload is skipped and the request answered normally.
+    net.from_gateway(gw.request([UnknownPayload(201, False, b"xyz")], framed=True), 31.0)
+    assert gw.received[-1].response and gw.received[-1].payloads == ()

@@ -10,6 +10,7 @@ connection must keep answering its timers and closing cleanly.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
@@ -229,7 +230,7 @@ def check_sane(setup: Setup, before: IkeSaState) -> None:
 
 
 @settings(
-    max_examples=200,
+    max_examples=int(os.environ.get("IKECLIENT_FUZZ_EXAMPLES", "200")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

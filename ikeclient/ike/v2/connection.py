@@ -333,7 +333,17 @@ class Ikev2Connection:
         if header.message_id not in (self._peer_next_message_id, cached[0] if cached else None):
             self.drops.unexpected += 1
             return
-        inner = self._open(message, data, sa)
+        try:
+            inner = self._open(message, data, sa)
+        except UnsupportedCriticalPayload as exc:
+            # RFC 7296 §2.5: reject the authenticated request and say which payload.
+            if header.message_id == self._peer_next_message_id:
+                self._peer_next_message_id += 1
+                notify = NotifyPayload(
+                    0, b"", NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, bytes((exc.payload_type,))
+                )
+                self._respond(header.exchange_type, header.message_id, [notify])
+            raise
         if inner is None:
             return
         if cached is not None and header.message_id == cached[0]:
