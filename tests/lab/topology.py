@@ -46,6 +46,8 @@ __all__ = ["LAB_PREFIX", "Lab", "cleanup_stale", "lab_namespaces"]
 LAB_PREFIX = "ikl"
 _ROLES = ("c", "n", "g", "s")
 _OWNER_FILE = "owner.pid"
+NETNS_ETC = Path("/etc/netns")
+CLIENT_RESOLV_CONF = "# resolv.conf of the lab's client namespace\nnameserver 198.18.1.1\n"
 
 _active: set[Lab] = set()
 _active_lock = threading.Lock()
@@ -202,6 +204,12 @@ class Lab:
                 "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6",
             )
             _ip("-n", ns, "link", "set", "lo", "up")
+        # The client namespace gets its own resolv.conf: `ip netns exec` bind-mounts
+        # /etc/netns/NS/resolv.conf over /etc/resolv.conf, so DNS changes made by a VPN client
+        # running there land in this file and never in the host's.
+        etc = self.netns_etc(self.client_ns)
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text(CLIENT_RESOLV_CONF)
         links = (
             (self.client_ns, self.client_if, self.nat_ns, self.nat_inside_if),
             (self.nat_ns, self.nat_outside_if, self.gateway_ns, self.gateway_outside_if),
@@ -267,6 +275,7 @@ class Lab:
                 if res.returncode != 0:
                     self.errors.append(f"netns del {ns}: {res.stderr.strip()}")
             self._namespaces.clear()
+            shutil.rmtree(self.netns_etc(self.client_ns), ignore_errors=True)
             if self.keep_workdir:
                 (self.workdir / _OWNER_FILE).unlink(missing_ok=True)
             else:
@@ -280,6 +289,11 @@ class Lab:
             _tearing_down.clear()
 
     # -- processes ---------------------------------------------------------------------------
+
+    @staticmethod
+    def netns_etc(ns: str) -> Path:
+        """The per-namespace /etc overlay directory `ip netns exec` uses for ``ns``."""
+        return NETNS_ETC / ns
 
     @staticmethod
     def netns_argv(ns: str, argv: Sequence[str]) -> list[str]:
@@ -443,6 +457,7 @@ def cleanup_stale(prefix: str = LAB_PREFIX) -> list[str]:
                     os.kill(pid, signal.SIGKILL)
             if _ip("netns", "del", ns, check=False).returncode == 0:
                 removed.append(ns)
+            shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
         for d in tmp.glob(f"ikelab-{p}-*"):
             shutil.rmtree(d, ignore_errors=True)
     return removed

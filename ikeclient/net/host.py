@@ -1,0 +1,226 @@
+"""The host side of one connection: virtual IP, routes and DNS, all through the journal.
+
+``HostNetwork.apply`` takes what the gateway handed out (RFC 7296 §3.15 CP reply)
+as plain values; ``restore`` puts the host back. Order of ``apply``:
+
+1. plan (pure) and look up the gateway's current path, before any change;
+2. addresses on the TUN;
+3. the gateway host route (first, so no moment exists in which the tunnel would
+   carry its own packets);
+4. the remote subnets via the TUN, with ``src`` = the virtual IP;
+5. DNS.
+
+If ``apply`` raises, what it did is in the journal: call ``restore()``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ikeclient.errors import PrivilegeError, RouteError
+from ikeclient.net.dns import RESOLV_CONF, AppliedBackend, DnsBackend, apply_dns
+from ikeclient.net.journal import UndoJournal
+from ikeclient.net.routes import (
+    FULL_V4,
+    FULL_V6,
+    IPAddress,
+    IPInterface,
+    IPNetwork,
+    PathInfo,
+    add_address,
+    add_route,
+    interface_of,
+    route_get,
+    split_full,
+)
+from ikeclient.net.tun import DEFAULT_MTU, TunDevice
+
+logger = logging.getLogger(__name__)
+
+CAP_NET_ADMIN = 12
+PROC_STATUS = Path("/proc/self/status")
+
+
+def check_privileges(status_path: Path = PROC_STATUS) -> None:
+    """Raise PrivilegeError unless this process has CAP_NET_ADMIN in its effective set."""
+    try:
+        status = status_path.read_text()
+    except OSError as exc:
+        raise PrivilegeError(f"cannot read {status_path} to check capabilities: {exc}") from None
+    for line in status.splitlines():
+        if line.startswith("CapEff:"):
+            effective = int(line.split()[1], 16)
+            break
+    else:
+        raise PrivilegeError(f"{status_path} has no CapEff line; cannot check CAP_NET_ADMIN")
+    if not effective & (1 << CAP_NET_ADMIN):
+        raise PrivilegeError(
+            "ikeclient needs CAP_NET_ADMIN: run it as root (sudo ikeclient up ...) "
+            "or grant the capability"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRoute:
+    """One route via the TUN: destination and preferred source (the virtual IP)."""
+
+    network: IPNetwork
+    src: IPAddress | None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    """What ``apply`` will do, computed without touching the host."""
+
+    addresses: tuple[IPInterface, ...]
+    routes: tuple[PlannedRoute, ...]
+    full_tunnel: bool
+    gateway: IPAddress
+    gateway_host_route: bool
+
+
+def plan_network(
+    addresses: Iterable[IPAddress | IPInterface | str],
+    remote_subnets: Iterable[IPNetwork | str],
+    gateway_addr: IPAddress | str,
+    full_tunnel: bool = False,
+) -> NetworkPlan:
+    """Addresses, routes and whether the gateway needs a host route.
+
+    A remote subnet of ``0.0.0.0/0`` or ``::/0`` — or ``full_tunnel=True``, which adds them for
+    each family we have a virtual address of — becomes the two /1 halves of that family.
+    The gateway needs a host route through its original path whenever one of our routes
+    covers its address.
+    """
+    ifaces = tuple(dict.fromkeys(interface_of(a) for a in addresses))
+    gateway = ipaddress.ip_address(str(gateway_addr))
+    wanted: list[IPNetwork] = [ipaddress.ip_network(str(n), strict=False) for n in remote_subnets]
+    if full_tunnel:
+        families = {iface.version for iface in ifaces} or {gateway.version}
+        wanted += [full for full in (FULL_V4, FULL_V6) if full.version in families]
+    is_full = any(network.prefixlen == 0 for network in wanted)
+    routes: list[PlannedRoute] = []
+    seen: set[IPNetwork] = set()
+    for network in wanted:
+        for piece in split_full(network):
+            if piece in seen:
+                continue
+            seen.add(piece)
+            src = next((i.ip for i in ifaces if i.version == piece.version), None)
+            routes.append(PlannedRoute(piece, src))
+    covers_gateway = any(
+        r.network.version == gateway.version and gateway in r.network for r in routes
+    )
+    return NetworkPlan(
+        addresses=ifaces,
+        routes=tuple(routes),
+        full_tunnel=is_full,
+        gateway=gateway,
+        gateway_host_route=covers_gateway,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedNetwork:
+    """What ``apply`` did."""
+
+    tun_name: str
+    plan: NetworkPlan
+    gateway_path: PathInfo | None
+    dns_backend: AppliedBackend
+
+
+class HostNetwork:
+    """The host changes of one connection, all recorded in its undo journal."""
+
+    def __init__(
+        self,
+        journal: UndoJournal,
+        *,
+        resolv_conf: Path = RESOLV_CONF,
+        dns_backend: DnsBackend = "auto",
+    ) -> None:
+        self.journal = journal
+        self.resolv_conf = resolv_conf
+        self.dns_backend: DnsBackend = dns_backend
+        self._tuns: list[TunDevice] = []
+
+    @classmethod
+    def for_connection(
+        cls,
+        name: str,
+        *,
+        journal_dir: Path | None = None,
+        resolv_conf: Path = RESOLV_CONF,
+        dns_backend: DnsBackend = "auto",
+    ) -> HostNetwork:
+        """The host network of connection ``name``; opens (creates) its journal right away, so a
+        bad journal directory or an already active connection fails before any change."""
+        journal = UndoJournal.for_connection(name, journal_dir)
+        journal.open()
+        return cls(journal, resolv_conf=resolv_conf, dns_backend=dns_backend)
+
+    def open_tun(self, name: str | None = None, mtu: int = DEFAULT_MTU) -> TunDevice:
+        """Create the connection's TUN device (journaled; closed again by ``restore``)."""
+        tun = TunDevice(self.journal, name, mtu)
+        self._tuns.append(tun)
+        return tun
+
+    def apply(
+        self,
+        tun_name: str,
+        addresses: Sequence[IPAddress | IPInterface | str],
+        remote_subnets: Sequence[IPNetwork | str],
+        dns_servers: Sequence[IPAddress | str],
+        dns_domains: Sequence[str],
+        gateway_addr: IPAddress | str,
+        full_tunnel: bool = False,
+    ) -> AppliedNetwork:
+        """Give the TUN the virtual addresses, route the remote subnets through it, set DNS."""
+        plan = plan_network(addresses, remote_subnets, gateway_addr, full_tunnel)
+        gateway_path: PathInfo | None = None
+        if plan.gateway_host_route:
+            gateway_path = route_get(plan.gateway)  # the original path, before any change
+            if gateway_path.dev == tun_name:
+                raise RouteError(
+                    f"the gateway {plan.gateway} is already routed through {tun_name}; "
+                    "restore the previous connection first"
+                )
+        self.journal.open()
+        for iface in plan.addresses:
+            add_address(self.journal, tun_name, iface)
+        if gateway_path is not None and not gateway_path.local:
+            host = ipaddress.ip_network(plan.gateway)
+            added = add_route(
+                self.journal,
+                host,
+                dev=gateway_path.dev,
+                via=gateway_path.gateway,
+                allow_existing=True,
+            )
+            if not added:
+                logger.info("a host route to the gateway %s exists already", plan.gateway)
+        for route in plan.routes:
+            add_route(self.journal, route.network, dev=tun_name, src=route.src)
+        servers = [ipaddress.ip_address(str(s)) for s in dns_servers]
+        backend = apply_dns(
+            self.journal,
+            tun_name,
+            servers,
+            dns_domains,
+            full_tunnel=plan.full_tunnel,
+            backend=self.dns_backend,
+            resolv_conf=self.resolv_conf,
+        )
+        return AppliedNetwork(tun_name, plan, gateway_path, backend)
+
+    def restore(self) -> list[str]:
+        """Close our TUN devices and undo every recorded change; returns the undos that failed."""
+        for tun in self._tuns:
+            tun.close()
+        self._tuns.clear()
+        return self.journal.revert()
