@@ -31,7 +31,10 @@ from ikeclient.ike.events import (
     IkeSaEstablished,
 )
 from ikeclient.ike.v2.settings import Ikev2Settings
+from ikeclient.net.host import check_privileges
+from ikeclient.net.journal import DEFAULT_JOURNAL_DIR, recover_stale
 from ikeclient.runtime.session import IkeSession
+from ikeclient.runtime.tunnel import TunnelOptions
 from ikeclient.secretstore import load_psk
 
 app = typer.Typer(
@@ -99,6 +102,7 @@ class _Reporter:
     def __init__(self, start: float) -> None:
         self._start = start
         self.child_ready = asyncio.Event()
+        self.session: IkeSession | None = None
 
     def _ms(self) -> str:
         return f"{(time.monotonic() - self._start) * 1000:8.1f} ms"
@@ -133,17 +137,50 @@ class _Reporter:
             local = ", ".join(str(t) for t in event.local_ts)
             remote = ", ".join(str(t) for t in event.remote_ts)
             typer.echo(f"{'':11}  traffic: {local} <=> {remote}")
+            tunnel = self.session.tunnel if self.session is not None else None
+            if tunnel is not None and tunnel.tun_name is not None:
+                routes = ", ".join(str(r) for r in tunnel.routes) or "none"
+                typer.echo(
+                    f"{self._ms()}  tunnel up: {tunnel.tun_name} mtu {tunnel.mtu}, "
+                    f"routes {routes}, DNS via {tunnel.dns_backend}"
+                )
         elif isinstance(event, ChildSaDeleted):
             typer.echo(f"{self._ms()}  child SA {event.spi_in:08x} deleted: {event.reason}")
         elif isinstance(event, IkeSaClosed) and event.error is None:
             typer.echo(f"{self._ms()}  IKE SA closed: {event.reason}")
 
 
-async def _run_up(profile: Profile, psk: bytes, once: bool) -> IkeSaClosed:
-    reporter = _Reporter(time.monotonic())
-    session = IkeSession(
-        settings_for(profile, psk), profile.gateway, profile.port, on_event=reporter
+def _summary(session: IkeSession) -> None:
+    tunnel = session.tunnel
+    if tunnel is None or not tunnel.ever_up:
+        return
+    pin, bin_, pout, bout = tunnel.traffic()
+    typer.echo(
+        f"{'':11}  traffic: in {pin} packets / {bin_} bytes, out {pout} packets / {bout} bytes"
     )
+    drops = tunnel.drops()
+    if drops:
+        typer.echo(f"{'':11}  dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(drops.items())))
+
+
+async def _run_up(profile: Profile, psk: bytes, once: bool, state_dir: Path) -> IkeSaClosed:
+    reporter = _Reporter(time.monotonic())
+    options = TunnelOptions(
+        name=profile.name,
+        state_dir=state_dir,
+        dns_backend=profile.dns,
+        path_mtu=profile.path_mtu,
+        keepalive_interval=profile.nat_keepalive,
+        replay_window=profile.replay_window,
+    )
+    session = IkeSession(
+        settings_for(profile, psk),
+        profile.gateway,
+        profile.port,
+        on_event=reporter,
+        tunnel=options,
+    )
+    reporter.session = session
     typer.echo(f"connecting to {profile.gateway} port {profile.port} (profile {profile.name})")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -162,11 +199,14 @@ async def _run_up(profile: Profile, psk: bytes, once: bool) -> IkeSaClosed:
             task.cancel()
         if stop.is_set():
             await session.close("closed by user (signal)")
-        elif reporter.child_ready.is_set():
-            typer.echo("connected; closing as --once asks (the ESP data plane is not built yet)")
+        elif reporter.child_ready.is_set() and session.result is None:
+            typer.echo("connected; closing as --once asks")
             await session.close("closed by user (--once)")
-        return await session.wait_closed()
+        result = await session.wait_closed()
+        _summary(session)
+        return result
     finally:
+        session.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
@@ -182,16 +222,26 @@ def up(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
     ] = 0,
+    state_dir: Annotated[
+        Path, typer.Option("--state-dir", help="Where the undo journal of host changes is kept.")
+    ] = DEFAULT_JOURNAL_DIR,
 ) -> None:
     """Connect to the gateway of PROFILE and stay connected until Ctrl-C.
 
-    Example: ikeclient up ./profiles/lab.toml --once
+    Brings up a TUN interface with the virtual IP, the routes and the DNS servers the
+    gateway hands out, and puts everything back on disconnect (after a crash: at the
+    next start). Needs CAP_NET_ADMIN (root).
+
+    Example: sudo ikeclient up ./profiles/lab.toml
     """
     _setup_logging(verbose)
     try:
         prof = resolve_profile(profile)
         psk = load_psk(prof)
-        result = asyncio.run(_run_up(prof, psk, once))
+        check_privileges()
+        for name in recover_stale(state_dir):
+            typer.echo(f"restored the host changes left by an earlier run that died ({name})")
+        result = asyncio.run(_run_up(prof, psk, once, state_dir))
     except IkeClientError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -205,9 +255,10 @@ def connect(
     profile: Annotated[str, typer.Argument()],
     once: Annotated[bool, typer.Option("--once")] = False,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True)] = 0,
+    state_dir: Annotated[Path, typer.Option("--state-dir")] = DEFAULT_JOURNAL_DIR,
 ) -> None:
     """Alias of ``up``."""
-    up(profile, once, verbose)
+    up(profile, once, verbose, state_dir)
 
 
 @profile_app.command("validate")

@@ -14,13 +14,14 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ikeclient.errors import ConfigError
 from ikeclient.ike.events import TrafficSelectorRange
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.proposals import ProposalSpec
 from ikeclient.ike.v2.settings import RetransmitPolicy
+from ikeclient.net.dns import DnsBackend
 
 from .proposals import parse_proposal
 
@@ -48,6 +49,10 @@ _KEYS = {
     "allow_legacy",
     "retry_other_ke_group",
     "retransmit",
+    "dns",
+    "path_mtu",
+    "nat_keepalive",
+    "replay_window",
 }
 _RETRANSMIT_KEYS = {"timeout", "base", "tries"}
 
@@ -74,6 +79,10 @@ class Profile:
     retransmit: RetransmitPolicy = field(default_factory=RetransmitPolicy)
     ike_proposal_text: tuple[str, ...] = ()
     esp_proposal_text: tuple[str, ...] = ()
+    dns: DnsBackend = "auto"
+    path_mtu: int = 1500
+    nat_keepalive: float = 20.0
+    replay_window: int = 1024
 
 
 class _Reader:
@@ -206,6 +215,18 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         )
         if retransmit.timeout <= 0 or retransmit.base < 1 or retransmit.tries < 0:
             raise r.error("retransmit", "timeout must be > 0, base >= 1, tries >= 0")
+    dns = r.get("dns", str, "auto")
+    if dns not in ("auto", "resolved", "resolv.conf"):
+        raise r.error("dns", f"{dns!r} is not one of auto, resolved, resolv.conf")
+    path_mtu = r.get("path_mtu", int, 1500)
+    if not 576 <= path_mtu <= 65535:
+        raise r.error("path_mtu", f"{path_mtu} is not between 576 and 65535")
+    keepalive = r.get("nat_keepalive", float, 20.0)
+    if keepalive < 0:
+        raise r.error("nat_keepalive", "must be >= 0 seconds (0 turns keepalives off)")
+    replay_window = r.get("replay_window", int, 1024)
+    if not 32 <= replay_window <= 1 << 20:
+        raise r.error("replay_window", f"{replay_window} is not between 32 and 1048576")
     default_name = path.stem if path is not None else "profile"
     return Profile(
         name=r.get("name", str, default_name),
@@ -226,6 +247,10 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         retransmit=retransmit,
         ike_proposal_text=ike_text,
         esp_proposal_text=esp_text,
+        dns=cast(DnsBackend, dns),
+        path_mtu=path_mtu,
+        nat_keepalive=keepalive,
+        replay_window=replay_window,
     )
 
 

@@ -69,12 +69,20 @@ def write_profile(
     return path
 
 
+def state_dir(lab: Lab) -> Path:
+    """Where ikeclient keeps its undo journal in this lab."""
+    return lab.workdir / "ikeclient-state"
+
+
 class IkeclientProcess:
     """``python -m ikeclient up PROFILE`` running in the lab's client namespace."""
 
     def __init__(self, lab: Lab, profile: Path, *extra_args: str) -> None:
         self.lab = lab
         argv = [sys.executable, "-m", "ikeclient", "up", str(profile), *extra_args]
+        if "--state-dir" not in extra_args:
+            # The lab's own journal directory: parallel labs never share one.
+            argv += ["--state-dir", str(state_dir(lab))]
         env = {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
         self.proc = lab.popen(
             lab.client_ns,

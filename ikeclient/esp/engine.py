@@ -1,0 +1,433 @@
+"""The userspace ESP engine: tunnel-mode encapsulation and decapsulation, sans-I/O.
+
+Theory of operation
+-------------------
+The engine holds the SA database of the data plane (RFC 4301 §4.4.2): for each
+installed child SA an inbound half, found by SPI, and an outbound half, found
+by matching the inner packet against the SA's traffic selectors. It never
+touches a socket, a clock or a thread: the runtime hands it inner IP packets
+read from the TUN device and ESP packets read from UDP 4500 (the UDP payload,
+after the non-ESP marker check of RFC 3948 §2.2, so starting with the SPI), and
+writes what comes back. Time is a parameter (``now``, monotonic seconds).
+
+Outbound (RFC 4303 §3.3), :meth:`EspEngine.encapsulate`:
+
+1. the inner packet's IP version gives Next Header 4 (IPv4) or 41 (IPv6);
+2. the SA is the most recently installed one whose ``local_ts`` holds the inner
+   source and whose ``remote_ts`` holds the inner destination (so a rekeyed SA
+   takes over as soon as it is installed: make-before-break);
+3. the sequence number is incremented; it starts at 1 and never wraps: at
+   2^32-1 (2^64-1 with ESN) the packet is dropped and one
+   :class:`~ikeclient.esp.events.SequenceExhausted` event asks for a rekey
+   (§3.3.3);
+4. padding 1, 2, 3, ... aligns the payload to the cipher block (at least 4
+   bytes, §2.4), then one call to the SA's :class:`~ikeclient.esp.cipher.EspCipher`
+   produces SPI | seq | IV | ciphertext | ICV.
+
+Inbound (RFC 4303 §3.4), :meth:`EspEngine.decapsulate`, in the order of
+strongSwan's ``libipsec/esp_packet.c``: length checks → SPI lookup → replay
+check (read-only; with ESN the high half is inferred first, RFC 4303 Appendix
+A2.2) → ICV verification and decryption → commit to the replay window → Pad
+Length, padding bytes and Next Header checks (59 = dummy packet, §2.6, dropped)
+→ inner packet sanity (IP version matches Next Header, header and total length
+fit; TFC padding after the inner total length is stripped, §2.7) → inner source
+within ``remote_ts`` and inner destination within ``local_ts`` (RFC 4301
+§5.2 step 4) → the inner packet.
+
+The per-packet path never raises on wire data. A packet that fails a step is
+dropped: the call returns None and ``drops[reason]`` is incremented. Cipher
+objects are built once per SA direction at :meth:`EspEngine.install_sa`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Sequence
+from struct import Struct
+from typing import Final
+
+from ikeclient.crypto.encr import get_encr
+from ikeclient.crypto.integ import get_integ
+from ikeclient.crypto.random import RandomSource
+from ikeclient.esp.cipher import EspCipher, make_cipher
+from ikeclient.esp.events import EspEvent, SequenceExhausted
+from ikeclient.esp.replay import ReplayWindow
+from ikeclient.esp.sa import EspSaConfig, SaStats
+from ikeclient.esp.selectors import NO_PORT, SelectorSet, flow_ports
+
+__all__ = ["DropReason", "EspEngine", "EspEvent", "SaStats", "SequenceExhausted"]
+
+_HEADER: Final = Struct("!II")  # SPI, Sequence Number
+_ADDRS4: Final = Struct("!II")  # IPv4 source, destination
+_U16: Final = Struct("!H")
+_ESP_HEADER: Final = 8
+_TRAILER: Final = 2  # Pad Length, Next Header
+_MAX_INNER: Final = 65535 - 8 - 1024  # leaves room for UDP and ESP overhead in one datagram
+_SEQ_MAX_32: Final = (1 << 32) - 1
+_SEQ_MAX_64: Final = (1 << 64) - 1
+_NH_IPV4: Final = 4  # IP-in-IP (RFC 4303 §2.6 Next Header, IANA protocol numbers)
+_NH_IPV6: Final = 41
+_NH_NO_NEXT: Final = 59  # dummy packet (RFC 4303 §2.6)
+_IPV4_HEADER: Final = 20
+_IPV6_HEADER: Final = 40
+
+# RFC 4303 §2.4: the default padding is the bytes 1, 2, 3, ...
+_PADDING: Final = tuple(bytes(range(1, n + 1)) for n in range(256))
+_MAX_ALIGN: Final = 16
+_TRAILERS_V4: Final = tuple(_PADDING[n] + bytes((n, _NH_IPV4)) for n in range(_MAX_ALIGN))
+_TRAILERS_V6: Final = tuple(_PADDING[n] + bytes((n, _NH_IPV6)) for n in range(_MAX_ALIGN))
+
+
+class DropReason(enum.Enum):
+    """Why a packet was dropped; the keys of :attr:`EspEngine.drops`."""
+
+    UNKNOWN_SPI = "unknown_spi"
+    """Inbound: no SA has this SPI (RFC 4303 §3.4.2)."""
+    TOO_SHORT = "too_short"
+    """Inbound: shorter than header + IV + minimal payload + ICV."""
+    BAD_LENGTH = "bad_length"
+    """Inbound: ciphertext not a multiple of the cipher block size (AES-CBC)."""
+    REPLAY = "replay"
+    """Inbound: duplicate, too old for the window, or sequence number 0 (RFC 4303 §3.4.3)."""
+    ICV = "icv"
+    """Inbound: the ICV did not verify (RFC 4303 §3.4.4); includes wrong ESN guesses."""
+    PADDING = "padding"
+    """Inbound: Pad Length too large or padding bytes not 1, 2, 3, ... (RFC 4303 §2.4)."""
+    NEXT_HEADER = "next_header"
+    """Inbound: Next Header is neither 4 (IPv4) nor 41 (IPv6) nor 59 (tunnel mode only)."""
+    DUMMY = "dummy"
+    """Inbound: a dummy packet, Next Header 59, discarded as RFC 4303 §2.6 requires (TFC)."""
+    MALFORMED_INNER = "malformed_inner"
+    """Either way: the inner packet is not a sane IPv4/IPv6 packet of the announced version."""
+    SELECTOR = "selector"
+    """Inbound: inner addresses outside the SA's traffic selectors (RFC 4301 §5.2)."""
+    NO_SA = "no_sa"
+    """Outbound: no installed SA's selectors match the inner packet."""
+    SEQ_EXHAUSTED = "seq_exhausted"
+    """Outbound: the SA's sequence numbers are used up (RFC 4303 §3.3.3); rekey needed."""
+
+
+class _Counters:
+    """Mutable per-SA traffic counters (snapshotted into :class:`SaStats`)."""
+
+    __slots__ = ("bytes_in", "bytes_out", "last_in", "last_out", "packets_in", "packets_out")
+
+    def __init__(self) -> None:
+        self.packets_in = 0
+        self.bytes_in = 0
+        self.packets_out = 0
+        self.bytes_out = 0
+        self.last_in: float | None = None
+        self.last_out: float | None = None
+
+
+class _Outbound:
+    """The outbound half of an SA (RFC 4301 §4.4.2 SAD entry + its SPD-S cache selectors)."""
+
+    __slots__ = (
+        "align",
+        "cipher",
+        "counters",
+        "exhausted",
+        "local",
+        "needs_flow",
+        "remote",
+        "seq",
+        "seq_max",
+        "spi_in",
+        "spi_out",
+    )
+
+    def __init__(self, config: EspSaConfig, cipher: EspCipher, counters: _Counters) -> None:
+        self.spi_in = config.spi_in
+        self.spi_out = config.spi_out
+        self.cipher = cipher
+        self.align = cipher.align
+        self.seq = 0  # the last sequence number used; the first packet carries 1
+        self.seq_max = _SEQ_MAX_64 if config.esn else _SEQ_MAX_32
+        self.exhausted = False
+        self.local = SelectorSet(config.local_ts)
+        self.remote = SelectorSet(config.remote_ts)
+        self.needs_flow = self.local.needs_flow or self.remote.needs_flow
+        self.counters = counters
+
+
+class _Inbound:
+    """The inbound half of an SA: cipher, replay window, selectors to check inner packets."""
+
+    __slots__ = (
+        "block",
+        "cipher",
+        "counters",
+        "esn",
+        "local",
+        "min_len",
+        "needs_flow",
+        "remote",
+        "trim",
+        "window",
+    )
+
+    def __init__(self, config: EspSaConfig, cipher: EspCipher, counters: _Counters) -> None:
+        self.cipher = cipher
+        self.esn = config.esn
+        self.window = ReplayWindow(config.replay_window)
+        self.block = cipher.block
+        # Header + IV + ICV; the ciphertext is what remains and must hold at least
+        # Pad Length and Next Header (one whole block for AES-CBC).
+        self.trim = _ESP_HEADER + cipher.icv_size
+        self.min_len = self.trim + cipher.iv_size + max(_TRAILER, cipher.block)
+        self.local = SelectorSet(config.local_ts)
+        self.remote = SelectorSet(config.remote_ts)
+        self.needs_flow = self.local.needs_flow or self.remote.needs_flow
+        self.counters = counters
+
+
+class EspEngine:
+    """Tunnel-mode ESP (RFC 4303) for the child SAs of one VPN session, sans-I/O.
+
+    ``drops`` maps every :class:`DropReason` to the number of packets dropped
+    for it. ``rng`` seeds per-SA values that need randomness (the AES-CBC IV
+    nonce prefix); per-packet work draws no randomness.
+    """
+
+    def __init__(self, rng: RandomSource) -> None:
+        self._rng = rng
+        self._inbound: dict[int, _Inbound] = {}
+        self._outbound: list[_Outbound] = []  # newest first
+        self._events: deque[EspEvent] = deque()
+        self.drops: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
+
+    # -- SA database ---------------------------------------------------------------------------
+
+    def install_sa(self, config: EspSaConfig) -> None:
+        """Install both directions of a child SA; its cipher objects are built here, once.
+
+        The new SA's outbound half takes precedence over older SAs with
+        overlapping selectors (make-before-break rekeying: install the new SA,
+        then :meth:`remove_sa` the old one after a grace period). Raises
+        :class:`ValueError` when ``spi_in`` is already installed, and
+        :class:`~ikeclient.errors.UnsupportedAlgorithm` or
+        :class:`~ikeclient.errors.CryptoError` for a suite or key length the
+        engine does not take.
+        """
+        if config.spi_in in self._inbound:
+            raise ValueError(f"an SA with inbound SPI {config.spi_in:#010x} is already installed")
+        cipher_in = make_cipher(
+            config.spi_in,
+            config.esn,
+            config.encr_id,
+            config.encr_key_bits,
+            config.encr_key_in,
+            config.integ_id,
+            config.integ_key_in,
+            decrypt=True,
+            rng=self._rng,
+        )
+        cipher_out = make_cipher(
+            config.spi_out,
+            config.esn,
+            config.encr_id,
+            config.encr_key_bits,
+            config.encr_key_out,
+            config.integ_id,
+            config.integ_key_out,
+            decrypt=False,
+            rng=self._rng,
+        )
+        counters = _Counters()
+        self._inbound[config.spi_in] = _Inbound(config, cipher_in, counters)
+        self._outbound.insert(0, _Outbound(config, cipher_out, counters))
+
+    def remove_sa(self, spi_in: int) -> None:
+        """Remove both directions of the SA with inbound SPI ``spi_in`` (unknown SPIs: no-op)."""
+        self._inbound.pop(spi_in, None)
+        self._outbound = [sa for sa in self._outbound if sa.spi_in != spi_in]
+
+    def stats(self, spi_in: int) -> SaStats:
+        """A snapshot of the traffic of the SA ``spi_in``; raises KeyError when not installed."""
+        c = self._inbound[spi_in].counters
+        return SaStats(c.packets_in, c.bytes_in, c.packets_out, c.bytes_out, c.last_in, c.last_out)
+
+    def next_event(self) -> EspEvent | None:
+        """The oldest event not yet taken, or None."""
+        return self._events.popleft() if self._events else None
+
+    @staticmethod
+    def overhead(config: EspSaConfig) -> int:
+        """Worst-case bytes ESP adds to an inner packet (RFC 4303 §2), for the TUN MTU.
+
+        ESP header (8) + IV + maximum padding (alignment - 1) + Pad Length and
+        Next Header (2) + ICV. Excludes the outer IP and UDP headers (RFC 3948).
+        """
+        encr = get_encr(config.encr_id)
+        icv = encr.icv_size if encr.is_aead else get_integ(config.integ_id or 0).icv_size
+        align = max(encr.block_size, 4)
+        return _ESP_HEADER + encr.iv_size + (align - 1) + _TRAILER + icv
+
+    def set_sequence_for_testing(
+        self, spi_in: int, *, outbound: int | None = None, inbound_top: int | None = None
+    ) -> None:
+        """Test hook: move an SA's sequence numbers (never used by the runtime).
+
+        ``outbound`` is the last sequence number considered sent (the next
+        packet carries ``outbound + 1``); ``inbound_top`` resets the replay
+        window as if that number had just been received. Lets tests cross the
+        ESN 2^32 boundary and reach exhaustion without sending 2^32 packets.
+        """
+        if outbound is not None:
+            for sa in self._outbound:
+                if sa.spi_in == spi_in:
+                    sa.seq = outbound
+        if inbound_top is not None:
+            self._inbound[spi_in].window.reset(inbound_top)
+
+    # -- the per-packet path ---------------------------------------------------------------------
+
+    def _drop(self, reason: DropReason) -> None:
+        self.drops[reason] += 1
+
+    def encapsulate(self, packet: bytes, now: float) -> bytes | None:
+        """Encapsulate one inner IP packet; return the ESP packet (the UDP payload) or None.
+
+        None means the packet was dropped and counted (NO_SA, SEQ_EXHAUSTED,
+        MALFORMED_INNER). RFC 4303 §3.3.
+        """
+        n = len(packet)
+        if n < _IPV4_HEADER or n > _MAX_INNER:
+            self._drop(DropReason.MALFORMED_INNER)
+            return None
+        version = packet[0] >> 4
+        if version == 4:
+            src, dst = _ADDRS4.unpack_from(packet, 12)
+            trailers = _TRAILERS_V4
+        elif version == 6 and n >= _IPV6_HEADER:
+            src = int.from_bytes(packet[8:24], "big")
+            dst = int.from_bytes(packet[24:40], "big")
+            trailers = _TRAILERS_V6
+        else:
+            self._drop(DropReason.MALFORMED_INNER)
+            return None
+        flow = None
+        for sa in self._outbound:
+            if sa.needs_flow:
+                if flow is None:
+                    flow = flow_ports(packet, version)
+                protocol, sport, dport = flow
+                if sa.local.match(version, src, protocol, sport) and sa.remote.match(
+                    version, dst, protocol, dport
+                ):
+                    break
+            elif sa.local.match(version, src, 0, NO_PORT) and sa.remote.match(
+                version, dst, 0, NO_PORT
+            ):
+                break
+        else:
+            self._drop(DropReason.NO_SA)
+            return None
+        seq = sa.seq + 1
+        if seq > sa.seq_max:
+            if not sa.exhausted:
+                sa.exhausted = True
+                self._events.append(SequenceExhausted(sa.spi_in, sa.spi_out))
+            self._drop(DropReason.SEQ_EXHAUSTED)
+            return None
+        sa.seq = seq
+        out = sa.cipher.seal(seq, packet + trailers[-(n + _TRAILER) % sa.align])
+        counters = sa.counters
+        counters.packets_out += 1
+        counters.bytes_out += n
+        counters.last_out = now
+        return out
+
+    def encapsulate_batch(self, packets: Sequence[bytes], now: float) -> list[bytes]:
+        """Encapsulate several inner packets; dropped ones are counted and left out."""
+        encapsulate = self.encapsulate
+        return [esp for packet in packets if (esp := encapsulate(packet, now)) is not None]
+
+    def decapsulate(self, data: bytes, now: float) -> bytes | None:
+        """Verify and decapsulate one ESP packet (the UDP payload); return the inner packet or None.
+
+        None means the packet was dropped and counted by reason. RFC 4303 §3.4,
+        in strongSwan's order (see the module docstring).
+        """
+        n = len(data)
+        if n < _ESP_HEADER:
+            self._drop(DropReason.TOO_SHORT)
+            return None
+        spi, low = _HEADER.unpack_from(data)
+        sa = self._inbound.get(spi)
+        if sa is None:
+            self._drop(DropReason.UNKNOWN_SPI)
+            return None
+        if n < sa.min_len:
+            self._drop(DropReason.TOO_SHORT)
+            return None
+        if (n - sa.trim) % sa.block:
+            self._drop(DropReason.BAD_LENGTH)
+            return None
+        window = sa.window
+        seq = window.infer_esn(low) if sa.esn else low
+        if not window.check(seq):
+            self._drop(DropReason.REPLAY)
+            return None
+        payload = sa.cipher.open(data, seq)
+        if payload is None:
+            self._drop(DropReason.ICV)
+            return None
+        window.commit(seq)
+
+        m = len(payload)
+        pad = payload[m - 2]
+        nh = payload[m - 1]
+        end = m - _TRAILER - pad
+        if end < 0 or (pad and payload[end : m - _TRAILER] != _PADDING[pad]):
+            self._drop(DropReason.PADDING)
+            return None
+        if nh == _NH_IPV4:
+            version = 4
+            if end < _IPV4_HEADER or payload[0] >> 4 != 4:
+                self._drop(DropReason.MALFORMED_INNER)
+                return None
+            total = _U16.unpack_from(payload, 2)[0]
+            if not (payload[0] & 0x0F) * 4 <= total <= end or payload[0] & 0x0F < 5:
+                self._drop(DropReason.MALFORMED_INNER)
+                return None
+            src, dst = _ADDRS4.unpack_from(payload, 12)
+        elif nh == _NH_IPV6:
+            version = 6
+            if end < _IPV6_HEADER or payload[0] >> 4 != 6:
+                self._drop(DropReason.MALFORMED_INNER)
+                return None
+            total = _IPV6_HEADER + _U16.unpack_from(payload, 4)[0]
+            if total > end:
+                self._drop(DropReason.MALFORMED_INNER)
+                return None
+            src = int.from_bytes(payload[8:24], "big")
+            dst = int.from_bytes(payload[24:40], "big")
+        elif nh == _NH_NO_NEXT:
+            self._drop(DropReason.DUMMY)
+            return None
+        else:
+            self._drop(DropReason.NEXT_HEADER)
+            return None
+        inner = payload[:total]  # strips TFC padding (RFC 4303 §2.7)
+
+        if sa.needs_flow:
+            protocol, sport, dport = flow_ports(inner, version)
+            ok = sa.remote.match(version, src, protocol, sport) and sa.local.match(
+                version, dst, protocol, dport
+            )
+        else:
+            ok = sa.remote.match(version, src, 0, NO_PORT) and sa.local.match(
+                version, dst, 0, NO_PORT
+            )
+        if not ok:
+            self._drop(DropReason.SELECTOR)
+            return None
+        counters = sa.counters
+        counters.packets_in += 1
+        counters.bytes_in += total
+        counters.last_in = now
+        return inner
