@@ -171,7 +171,7 @@ def test_replayed_packets_are_dropped(
     name: str, encr: int, bits: int | None, integ: int | None
 ) -> None:
     client, gateway = engine_pair(encr, bits, integ)
-    esp = [client.encapsulate(ipv4(CLIENT_VIP, "192.0.2.1", b"%d" % i), 0.0) for i in range(5)]
+    esp = client.encapsulate_batch([ipv4(CLIENT_VIP, "192.0.2.1", b"%d" % i) for i in range(5)], 0)
     assert all(gateway.decapsulate(p, 0.0) is not None for p in esp[::-1])  # reordered: fine
     assert all(gateway.decapsulate(p, 0.0) is None for p in esp)
     only_drop(gateway, DropReason.REPLAY, 5)
@@ -441,7 +441,7 @@ def test_install_errors() -> None:
         fields = {f: getattr(client_sa, f) for f in EspSaConfig.__dataclass_fields__}
         fields["spi_in"] = 0x5000
         fields.update(changes)
-        return EspSaConfig(**fields)  # type: ignore[arg-type]
+        return EspSaConfig(**fields)
 
     with pytest.raises(CryptoError):
         engine.install_sa(config(encr_key_in=ein[:-1]))

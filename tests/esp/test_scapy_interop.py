@@ -17,6 +17,7 @@ reads the IV from the packet.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ SCAPY_SUITES = [
 
 def scapy_gateway_sa(
     encr: int, bits: int | None, integ: int | None, crypt: str, auth: str | None, esn: bool, hi: int
-) -> tuple[object, object]:
+) -> tuple[Any, Any]:
     """scapy SAs playing the gateway: (one sending to us, one receiving from us)."""
     client_sa, _ = sa_pair(encr, bits, integ, esn=esn)
     common = {"crypt_algo": crypt, "esn_en": esn, "esn": hi}
@@ -90,7 +91,7 @@ def replies() -> list[bytes]:
     return out
 
 
-def parse_inner(raw: bytes) -> object:
+def parse_inner(raw: bytes) -> Any:
     return inet.IP(raw) if raw[0] >> 4 == 4 else inet6.IPv6(raw)
 
 
@@ -151,7 +152,7 @@ def test_we_decrypt_what_scapy_encrypts(
         assert client.decapsulate(esp, 0.0) == inner, client.drops
     # And scapy's packets are protected: one flipped ICV bit is refused.
     encrypted = to_client.encrypt(parse_inner(replies()[0]))
-    esp = bytearray(bytes(encrypted[ipsec.ESP]))
-    esp[-1] ^= 1
-    assert client.decapsulate(bytes(esp), 0.0) is None
+    tampered = bytearray(bytes(encrypted[ipsec.ESP]))
+    tampered[-1] ^= 1
+    assert client.decapsulate(bytes(tampered), 0.0) is None
     assert client.drops[DropReason.ICV] == 1

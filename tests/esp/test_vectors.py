@@ -152,7 +152,7 @@ def rfc7634_config() -> EspSaConfig:
 
 
 def rfc7634_packet() -> bytes:
-    header = RFC7634["spi"].to_bytes(4, "big") + RFC7634["seq"].to_bytes(4, "big")
+    header: bytes = RFC7634["spi"].to_bytes(4, "big") + RFC7634["seq"].to_bytes(4, "big")
     assert header.hex() == RFC7634["aad"]
     return header + bytes.fromhex(RFC7634["iv"] + RFC7634["ciphertext_icv"])
 

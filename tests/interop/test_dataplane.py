@@ -14,6 +14,7 @@ import random
 import signal
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -177,3 +178,61 @@ def test_kill_9_then_next_start_restores_the_host(gw_lab: tuple[Lab, StrongSwanG
     assert "restored the host changes left by an earlier run that died (crash)" in again.stdout
     assert snapshot(lab.client_ns) == before
     gw.wait_for_no_sa(timeout=5)
+
+
+def test_nat_keepalives_while_idle(gw_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, gw = gw_lab
+    inside = lab.nat_inside_if
+    rules = (
+        "table inet ikkeep {\n"
+        "  chain counting {\n"
+        "    type filter hook forward priority 0; policy accept;\n"
+        f'    iifname "{inside}" udp dport 4500 udp length 9 @th,64,8 0xff counter\n'
+        "  }\n"
+        "}\n"
+    )
+    assert lab.run(lab.nat_ns, ["nft", "-f", "-"], input=rules).returncode == 0
+    profile = write_profile(lab, "keep", nat_keepalive=0.5)
+    client = IkeclientProcess(lab, profile)
+    try:
+        client.wait_for_output("tunnel up")
+        time.sleep(2.2)
+        res = lab.run(lab.nat_ns, ["nft", "-j", "list", "table", "inet", "ikkeep"], check=True)
+        (count,) = [
+            e["rule"]["expr"][-1]["counter"]["packets"]
+            for e in json.loads(res.stdout)["nftables"]
+            if "rule" in e
+        ]
+        # One 0xFF byte every 0.5 s of silence (RFC 3948 §2.3): about four in 2.2 s.
+        assert 2 <= count <= 6, count
+        # Keepalives do not disturb the tunnel.
+        assert lab.ping(lab.client_ns, lab.server_addr, count=1, wait=2, deadline=5)
+    finally:
+        lab.run(lab.nat_ns, ["nft", "delete", "table", "inet", "ikkeep"])
+        assert client.stop() == 0
+    gw.wait_for_no_sa(timeout=5)
+
+
+def test_full_tunnel_keeps_the_gateway_reachable() -> None:
+    require_root()
+    with Lab() as lab:
+        gw = lab.start_gateway(GatewayConfig(local_ts=("0.0.0.0/0",)))
+        before = snapshot(lab.client_ns)
+        profile = write_profile(lab, "full", remote_ts=["0.0.0.0/0"])
+        client = IkeclientProcess(lab, profile)
+        try:
+            client.wait_for_output("tunnel up")
+            routes = lab.run(lab.client_ns, ["ip", "route"], check=True).stdout
+            assert "0.0.0.0/1 dev ikc0" in routes and "128.0.0.0/1 dev ikc0" in routes
+            assert f"{lab.gateway_addr} via {lab.nat_inside_addr}" in routes
+            assert "default via" in routes  # the original default route is untouched
+            assert lab.ping(lab.client_ns, lab.server_addr, count=3, wait=2, deadline=8)
+            # The gateway narrowed nothing on its side: the whole IPv4 space goes through.
+            (sa,) = gw.list_sas()
+            assert sa["children"][0]["local-ts"] == ["0.0.0.0/0"]
+            assert sa["children"][0]["remote-ts"] == [f"{sa['remote-vips'][0]}/32"]
+        finally:
+            code = client.stop()
+        assert code == 0, client.stdout + client.stderr
+        gw.wait_for_no_sa(timeout=5)  # the Delete went out over the host route
+        assert snapshot(lab.client_ns) == before
