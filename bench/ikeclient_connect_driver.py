@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from ikeclient.cli import resolve_profile, settings_for
+from ikeclient.config.profile import ikev2_settings as settings_for
+from ikeclient.config.profile import resolve_profile
 from ikeclient.ike.events import ChildSaEstablished, IkeEvent
 from ikeclient.runtime.session import IkeSession
 from ikeclient.secretstore import load_psk

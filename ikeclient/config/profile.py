@@ -20,7 +20,7 @@ from ikeclient.errors import ConfigError
 from ikeclient.ike.events import TrafficSelectorRange
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.proposals import ProposalSpec
-from ikeclient.ike.v2.settings import RetransmitPolicy
+from ikeclient.ike.v2.settings import Ikev2Settings, RetransmitPolicy
 from ikeclient.net.dns import DnsBackend
 
 from .proposals import parse_proposal
@@ -268,3 +268,44 @@ def read_secret_file(path: Path, *, what: str = "pre-shared key") -> bytes:
     if not data:
         raise ConfigError(f"{path}: the {what} file is empty")
     return data
+
+
+def profiles_dir() -> Path:
+    """The user's profile directory: ``$XDG_CONFIG_HOME/ikeclient/profiles`` (XDG base dirs)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ikeclient" / "profiles"
+
+
+def profile_path(name_or_path: str) -> Path:
+    """The file of a profile given as a path, or by name in :func:`profiles_dir`."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    candidate = profiles_dir() / f"{name_or_path}.toml"
+    if candidate.is_file():
+        return candidate
+    raise ConfigError(f"profile {name_or_path!r} not found (neither a file nor {candidate})")
+
+
+def resolve_profile(name_or_path: str) -> Profile:
+    """Load a profile given as a file path, or by name from the user's profile directory."""
+    return load_profile(profile_path(name_or_path))
+
+
+def ikev2_settings(profile: Profile, psk: bytes) -> Ikev2Settings:
+    """The IKEv2 connection settings a profile describes, with its secret."""
+    return Ikev2Settings(
+        local_id=profile.local_id,
+        psk=psk,
+        ike_proposals=profile.ike_proposals,
+        esp_proposals=profile.esp_proposals,
+        remote_id=profile.remote_id,
+        send_remote_id=profile.send_remote_id,
+        remote_ts=profile.remote_ts,
+        request_virtual_ip=profile.request_virtual_ip,
+        request_ipv6=profile.request_ipv6,
+        force_encapsulation=profile.force_encapsulation,
+        retry_other_ke_group=profile.retry_other_ke_group,
+        retransmit=profile.retransmit,
+        child_name=profile.name,
+    )

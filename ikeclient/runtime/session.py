@@ -30,6 +30,7 @@ from ikeclient.ike.events import (
 )
 from ikeclient.ike.v2.connection import IKE_PORT, NON_ESP_MARKER, Ikev2Connection
 from ikeclient.ike.v2.settings import Ikev2Settings
+from ikeclient.ike.v2.state import IkeSaState
 from ikeclient.runtime.tunnel import BATCH, Tunnel, TunnelOptions
 
 logger = logging.getLogger(__name__)
@@ -81,8 +82,11 @@ class IkeSession:
         on_event: Callable[[IkeEvent], None] | None = None,
         rng: RandomSource | None = None,
         tunnel: TunnelOptions | None = None,
+        on_progress: Callable[[str, str], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._on_progress = on_progress
+        self._last_state: IkeSaState | None = None
         self._gateway = gateway
         self._port = port
         self._on_event = on_event
@@ -113,6 +117,7 @@ class IkeSession:
         self._loop = loop
         self._closed = asyncio.Event()
         family, remote = resolve_gateway(self._gateway, self._port)
+        self._progress("resolve", remote.host)
         sock, local = open_socket(family, remote)
         self._sock = sock
         try:
@@ -228,12 +233,21 @@ class IkeSession:
         deadline = conn.get_timer()
         if deadline is not None:
             self._timer = loop.call_at(deadline, self._on_timer)
+        if conn.state != self._last_state:
+            self._last_state = conn.state
+            if conn.state == IkeSaState.AUTH_SENT and conn.ike_sa is not None:
+                nat = "behind NAT" if conn.local_behind_nat else "no NAT"
+                self._progress("IKE_SA_INIT", f"{conn.ike_sa.chosen}, {nat}, to {conn.remote.port}")
         while (event := conn.next_event()) is not None:
             self._apply(event, conn)
             if self._on_event is not None:
                 self._on_event(event)
         if self.result is not None:
             self.shutdown()
+
+    def _progress(self, phase: str, detail: str) -> None:
+        if self._on_progress is not None:
+            self._on_progress(phase, detail)
 
     def _apply(self, event: IkeEvent, conn: Ikev2Connection) -> None:
         tunnel = self.tunnel if self.tunnel is not None and not self.tunnel.closed else None

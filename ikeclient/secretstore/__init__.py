@@ -1,16 +1,31 @@
-"""Secrets for profiles: the OS keyring, or a file only its owner can read.
+"""Secrets for profiles: the OS keyring, a file only its owner can read, or a prompt.
 
-Keyring entries live under the service ``ikeclient`` with one user name per
-profile and kind (``<profile>:psk``). A secret is never taken from a command
-line argument or the environment, and never logged.
+Keyring entries live under the service ``ikeclient`` with one user name per profile and
+kind (``<profile>:psk``, ``<profile>:xauth``, ``<profile>:eap``). A secret is never taken
+from a command-line argument or the environment, and never logged; on a host without a
+usable keyring backend there is no silent plaintext fallback, only a message that names
+the options.
 """
 
 from __future__ import annotations
 
-from ikeclient.config.profile import Profile, read_secret_file
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from ikeclient.errors import SecretStoreError
 
+if TYPE_CHECKING:
+    from ikeclient.config.profile import Profile
+
 SERVICE = "ikeclient"
+KINDS = ("psk", "xauth", "eap")
+_KIND_NAMES = {"psk": "pre-shared key", "xauth": "XAUTH password", "eap": "EAP password"}
+NO_BACKEND_HINT = (
+    "no usable keyring backend on this host; options: install a backend "
+    "(e.g. pip install keyrings.alt, a file-based keyring), set psk_file in the profile to a "
+    "file only you can read (chmod 600), or run ikeclient up from a terminal to be asked"
+)
 
 
 def keyring_user(profile_name: str, kind: str = "psk") -> str:
@@ -18,29 +33,106 @@ def keyring_user(profile_name: str, kind: str = "psk") -> str:
     return f"{profile_name}:{kind}"
 
 
-def load_psk(profile: Profile) -> bytes:
-    """The profile's pre-shared key: from ``psk_file`` when set, else from the keyring."""
-    if profile.psk_file is not None:
-        return read_secret_file(profile.psk_file)
+def describe(kind: str) -> str:
+    return _KIND_NAMES.get(kind, kind)
+
+
+def _keyring() -> Any:
     try:
-        import keyring  # noqa: PLC0415 - imported late: keyring probes backends on import
-        from keyring.errors import KeyringError, NoKeyringError  # noqa: PLC0415
+        import keyring  # noqa: PLC0415 - keyring probes its backends on import: only when needed
     except ImportError as exc:  # pragma: no cover - keyring is a dependency
         raise SecretStoreError(f"the keyring module is missing: {exc}") from None
+    return keyring
+
+
+def _call(action: Callable[[], Any]) -> Any:
+    from keyring.errors import KeyringError, NoKeyringError  # noqa: PLC0415
+
+    try:
+        return action()
+    except NoKeyringError:
+        raise SecretStoreError(NO_BACKEND_HINT) from None
+    except KeyringError as exc:
+        # The exception text of a backend could echo what it was given: never show it.
+        raise SecretStoreError(f"the keyring failed ({type(exc).__name__})") from None
+
+
+def backend_name() -> str:
+    """The keyring backend in use (e.g. ``SecretService Keyring``), or raise SecretStoreError."""
+    keyring = _keyring()
+    backend = keyring.get_keyring()
+    if type(backend).__module__ == "keyring.backends.fail":
+        raise SecretStoreError(NO_BACKEND_HINT)
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def get_secret(profile_name: str, kind: str = "psk") -> str | None:
+    """The stored secret, or None when there is none."""
+    keyring = _keyring()
+    value = _call(lambda: keyring.get_password(SERVICE, keyring_user(profile_name, kind)))
+    return None if value is None else str(value)
+
+
+def set_secret(profile_name: str, kind: str, value: str) -> None:
+    if kind not in KINDS:
+        raise SecretStoreError(f"unknown secret kind {kind!r} (one of {', '.join(KINDS)})")
+    if not value:
+        raise SecretStoreError("refusing to store an empty secret")
+    keyring = _keyring()
+    _call(lambda: keyring.set_password(SERVICE, keyring_user(profile_name, kind), value))
+
+
+def delete_secret(profile_name: str, kind: str = "psk") -> bool:
+    """Delete a stored secret; False when there was none."""
+    from keyring.errors import PasswordDeleteError  # noqa: PLC0415
+
+    keyring = _keyring()
+
+    def delete() -> bool:
+        try:
+            keyring.delete_password(SERVICE, keyring_user(profile_name, kind))
+        except PasswordDeleteError:
+            return False
+        return True
+
+    result: bool = _call(delete)
+    return result
+
+
+def load_psk(profile: Profile, *, prompt: Callable[[str], str] | None = None) -> bytes:
+    """The profile's pre-shared key: ``psk_file`` if set, else the keyring, else ``prompt``.
+
+    ``prompt`` (e.g. ``getpass.getpass``) is used only when there is no keyring backend or
+    no stored key, and only when given: callers pass it when a person is at a terminal.
+    """
+    from ikeclient.config.profile import read_secret_file  # noqa: PLC0415
+
+    if profile.psk_file is not None:
+        return read_secret_file(profile.psk_file)
     user = keyring_user(profile.name)
     try:
-        value = keyring.get_password(SERVICE, user)
-    except NoKeyringError:
-        raise SecretStoreError(
-            "no usable keyring backend on this host; either install one "
-            "(pip install keyrings.alt for an encrypted file backend), or set "
-            f"psk_file in profile {profile.name!r} to a file only you can read (chmod 600)"
-        ) from None
-    except KeyringError as exc:
-        raise SecretStoreError(f"the keyring failed: {type(exc).__name__}") from None
+        value = get_secret(profile.name, "psk")
+    except SecretStoreError:
+        if prompt is None:
+            raise
+        value = None
     if value is None:
+        if prompt is not None:
+            typed = prompt(f"pre-shared key for {profile.name}: ")
+            if typed:
+                return typed.encode("utf-8")
         raise SecretStoreError(
             f"no pre-shared key for profile {profile.name!r} in the keyring "
-            f"(service {SERVICE!r}, user {user!r}); store one, or set psk_file in the profile"
+            f"(service {SERVICE!r}, user {user!r}); store one with: "
+            f"ikeclient secret set {profile.name}"
         )
     return value.encode("utf-8")
+
+
+def read_secret_stream(stream: Any = None) -> bytes:
+    """One secret from a pipe (the privileged half of ``up`` gets it this way)."""
+    source = stream if stream is not None else sys.stdin.buffer
+    data: bytes = source.readline().rstrip(b"\r\n")
+    if not data:
+        raise SecretStoreError("no secret arrived on standard input")
+    return data

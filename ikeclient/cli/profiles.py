@@ -1,0 +1,129 @@
+"""``ikeclient profile list|show|new|validate|import``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import typer
+
+from ikeclient.config.profile import Profile, load_profile, profile_path, profiles_dir
+from ikeclient.errors import ConfigError, IkeClientError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+TEMPLATE = """\
+# ikeclient profile {name} (schema: README.md, "Profiles")
+gateway = "{gateway}"
+local_id = "{local_id}"
+{remote_id}
+# The pre-shared key lives in the OS keyring: ikeclient secret set {name}
+# (or set psk_file to a file only you can read).
+ike_proposals = ["aes256gcm16-prfsha256-ecp256", "aes256-sha256-modp2048"]
+esp_proposals = ["aes256gcm16", "aes256-sha256"]
+remote_ts = [{remote_ts}]
+"""
+
+
+def describe(prof: Profile) -> list[str]:
+    """A profile as the lines ``show`` and ``validate`` print."""
+    where = f"file {prof.psk_file}" if prof.psk_file else f"the OS keyring ({prof.name}:psk)"
+    return [
+        f"  gateway      {prof.gateway} port {prof.port}",
+        f"  local id     {prof.local_id}",
+        f"  remote id    {prof.remote_id if prof.remote_id else '(any)'}",
+        f"  IKE          {', '.join(str(p) for p in prof.ike_proposals)}",
+        f"  ESP          {', '.join(str(p) for p in prof.esp_proposals)}",
+        f"  traffic to   {', '.join(str(t) for t in prof.remote_ts)}",
+        f"  DNS          {prof.dns}",
+        f"  secret from  {where}",
+    ]
+
+
+def run_list() -> int:
+    directory = profiles_dir()
+    files = sorted(directory.glob("*.toml")) if directory.is_dir() else []
+    if not files:
+        typer.echo(f"no profiles in {directory} (create one: ikeclient profile new NAME ...)")
+        return 0
+    for path in files:
+        try:
+            prof = load_profile(path)
+        except ConfigError as exc:
+            typer.echo(f"{path.stem:20} INVALID: {exc}")
+            continue
+        typer.echo(f"{prof.name:20} {prof.gateway}:{prof.port}  ({path})")
+    return 0
+
+
+def run_show(profile: str) -> int:
+    path = profile_path(profile)
+    prof = load_profile(path)
+    typer.echo(f"# {path}")
+    typer.echo(path.read_text(), nl=False)
+    typer.echo("# as understood:")
+    for line in describe(prof):
+        typer.echo("#" + line)
+    return 0
+
+
+def run_validate(profile: str) -> int:
+    path = profile_path(profile)
+    prof = load_profile(path)
+    typer.echo(f"{path}: ok")
+    for line in describe(prof):
+        typer.echo(line)
+    return 0
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"profile name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)"
+        )
+
+
+def run_new(name: str, gateway: str, local_id: str, remote_id: str | None, subnets: list[str],
+            force: bool) -> int:  # fmt: skip
+    _check_name(name)
+    directory = profiles_dir()
+    target = directory / f"{name}.toml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists already (use --force to replace it)")
+    text = TEMPLATE.format(
+        name=name,
+        gateway=gateway,
+        local_id=local_id,
+        remote_id=f'remote_id = "{remote_id}"' if remote_id else '# remote_id = "vpn.example.org"',
+        remote_ts=", ".join(f'"{s}"' for s in (subnets or ["0.0.0.0/0"])),
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".toml.new")
+    tmp.write_text(text)
+    try:
+        load_profile(tmp)  # never write a profile that does not load
+    except IkeClientError:
+        tmp.unlink()
+        raise
+    os.replace(tmp, target)
+    typer.echo(f"created {target}; store its pre-shared key with: ikeclient secret set {name}")
+    return 0
+
+
+def run_import(source: Path, name: str | None, force: bool) -> int:
+    prof = load_profile(source)  # validate first: errors name the file and the key
+    final = name or source.stem
+    _check_name(final)
+    directory = profiles_dir()
+    target = directory / f"{final}.toml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists already (use --force to replace it)")
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    note = ""
+    if prof.psk_file is not None and not Path(str(prof.psk_file)).is_absolute():
+        note = " (its psk_file is relative: check it still points to the key)"
+    typer.echo(f"imported {source} as {target}{note}")
+    return 0

@@ -1,0 +1,463 @@
+"""``ikeclient up``: connect, bring the tunnel up, stay until told to stop, put everything back.
+
+Privileges. The TUN device, addresses and routes need CAP_NET_ADMIN, while the keyring
+belongs to the person who typed the command. So ``up`` reads the secret first, as the
+invoking user (keyring, ``psk_file`` or a prompt), and only then needs privileges: run as
+root (or with CAP_NET_ADMIN) it goes on itself; run as a normal user at a terminal it starts
+its privileged half through ``sudo`` and hands it the secret over a pipe (standard input),
+never through an argument or the environment. Without a terminal it says what to run.
+
+Lifecycle. SIGINT/SIGTERM: Delete the IKE SA at the gateway, undo the host changes, exit
+(within 2 s). SIGHUP: the same, then connect again. A crash or ``kill -9``: the undo
+journal on disk is replayed at the next start. ``--detach`` runs the connection in the
+background once it is up; ``ikeclient status`` and ``ikeclient down`` find it through the
+state directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ikeclient.config.profile import Profile, ikev2_settings, profile_path, resolve_profile
+from ikeclient.errors import IkeClientError, PrivilegeError
+from ikeclient.exitcodes import ExitCode, exit_code_for
+from ikeclient.ike.events import (
+    ChildSaDeleted,
+    ChildSaEstablished,
+    ConfigReceived,
+    IkeEvent,
+    IkeSaClosed,
+    IkeSaEstablished,
+)
+from ikeclient.net.host import check_privileges
+from ikeclient.net.journal import recover_stale
+from ikeclient.runtime.session import IkeSession
+from ikeclient.runtime.state import StateFiles
+from ikeclient.runtime.tunnel import TunnelOptions
+from ikeclient.secretstore import load_psk, read_secret_stream
+
+if TYPE_CHECKING:
+    from ikeclient.runtime.keylog import KeyLog
+
+STATUS_INTERVAL = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpRequest:
+    profile: str
+    once: bool
+    verbose: int
+    state_dir: Path
+    detach: bool
+    keylog: Path | None
+    secret_stdin: bool
+
+
+def has_net_admin() -> bool:
+    try:
+        check_privileges()
+    except PrivilegeError:
+        return False
+    return True
+
+
+def run_up(req: UpRequest) -> int:
+    """The whole ``up`` command; returns the exit code (errors are raised as IkeClientError)."""
+    profile = resolve_profile(req.profile)
+    if req.secret_stdin:
+        psk = read_secret_stream()
+    else:
+        interactive = sys.stdin.isatty()
+        psk = load_psk(profile, prompt=getpass.getpass if interactive else None)
+        if not has_net_admin():
+            if interactive and shutil.which("sudo") and os.geteuid() != 0:
+                return _run_privileged_half(req, profile, psk)
+            raise PrivilegeError(
+                "ikeclient up needs CAP_NET_ADMIN for the TUN device, addresses and routes: "
+                f"run it from a terminal (it asks sudo for that part) or as root: "
+                f"sudo ikeclient up {req.profile}"
+            )
+    check_privileges()
+    for name in recover_stale(req.state_dir):
+        typer.echo(f"restored the host changes left by an earlier run that died ({name})")
+    files = StateFiles(req.state_dir, profile.name)
+    notify = _detach(files) if req.detach else None
+    files.claim()
+    try:
+        return asyncio.run(_connect(profile, psk, req, files, notify))
+    finally:
+        files.release()
+
+
+def _run_privileged_half(req: UpRequest, profile: Profile, psk: bytes) -> int:
+    """Run ``up`` again under sudo; the secret goes over standard input, never argv/env."""
+    import subprocess  # noqa: PLC0415
+
+    argv = ["sudo", "--", sys.executable, "-m", "ikeclient", "up", str(profile_path(req.profile))]
+    argv += ["--secret-stdin", "--state-dir", str(req.state_dir)]
+    argv += ["-v"] * req.verbose
+    if req.once:
+        argv.append("--once")
+    if req.detach:
+        argv.append("--detach")
+    if req.keylog is not None:
+        argv += ["--keylog", str(req.keylog)]
+    typer.echo("ikeclient: the tunnel needs CAP_NET_ADMIN; asking sudo for it", err=True)
+    with subprocess.Popen(argv, stdin=subprocess.PIPE) as child:
+        assert child.stdin is not None
+        child.stdin.write(psk + b"\n")
+        child.stdin.close()
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # sudo passes the signal on; wait for the cleanup
+            return child.wait()
+
+
+def _detach(files: StateFiles) -> int:
+    """Fork into the background; the parent exits once the child reports the tunnel up.
+
+    Returns, in the child, the pipe to report on: ``up`` or ``fail CODE MESSAGE``.
+    """
+    files.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid > 0:
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            line = pipe.readline().decode("utf-8", "replace").strip()
+        if line == "up":
+            typer.echo(f"{files.name}: up in the background (pid {pid}, log {files.log_file})")
+            os._exit(0)
+        code, _, message = line.removeprefix("fail ").partition(" ")
+        typer.echo(f"ikeclient: error: {message or 'the connection failed'}", err=True)
+        os._exit(int(code) if code.isdigit() else int(ExitCode.INTERNAL_ERROR))
+    os.close(read_end)
+    os.setsid()
+    log = os.open(files.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    return write_end
+
+
+def _tell(notify: int | None, message: str) -> int | None:
+    if notify is not None:
+        try:
+            os.write(notify, message.encode() + b"\n")
+        finally:
+            os.close(notify)
+    return None
+
+
+class Reporter:
+    """Live progress of each phase with its time, then a summary; keeps the status file."""
+
+    def __init__(self, profile: Profile, files: StateFiles, keylog: KeyLog | None) -> None:
+        self.profile = profile
+        self.files = files
+        self.keylog = keylog
+        self.start = time.monotonic()
+        self.started_wall = time.time()
+        self.session: IkeSession | None = None
+        self.tunnel_ready = asyncio.Event()
+        self.ike: dict[str, Any] = {}
+        self.config: ConfigReceived | None = None
+
+    def line(self, phase: str, detail: str) -> None:
+        ms = (time.monotonic() - self.start) * 1000
+        typer.echo(f"{phase:12} {ms:8.1f} ms  {detail}")
+
+    def progress(self, phase: str, detail: str) -> None:
+        self.line(phase, detail)
+
+    def event(self, event: IkeEvent) -> None:
+        session = self.session
+        if isinstance(event, IkeSaEstablished):
+            self.ike = {
+                "spi_i": event.spi_i.hex(),
+                "spi_r": event.spi_r.hex(),
+                "algorithms": event.algorithms,
+                "remote_identity": event.remote_identity,
+                "local": f"{event.local.host}:{event.local.port}",
+                "remote": f"{event.remote.host}:{event.remote.port}",
+                "behind_nat": event.local_behind_nat,
+                "udp_encapsulation": event.udp_encapsulation,
+                "established": time.time(),
+            }
+            self.line("IKE_AUTH", f"authenticated {event.remote_identity}")
+            self._log_ike_keys()
+        elif isinstance(event, ConfigReceived):
+            self.config = event
+            addrs = ", ".join(str(a) for a in event.addresses) or "none"
+            dns = ", ".join(str(a) for a in event.dns_servers) or "none"
+            self.line("config", f"virtual IP {addrs}, DNS {dns}")
+        elif isinstance(event, ChildSaEstablished):
+            self.line(
+                "child SA",
+                f"{event.algorithms}, SPIs in {event.spi_in:08x} out {event.spi_out:08x}, "
+                f"{', '.join(map(str, event.local_ts))} <=> {', '.join(map(str, event.remote_ts))}",
+            )
+            if self.keylog is not None:
+                self.keylog.write_child_sa(
+                    spi_in=event.spi_in,
+                    spi_out=event.spi_out,
+                    encr_id=event.encr_id,
+                    encr_key_bits=event.encr_key_bits,
+                    integ_id=event.integ_id,
+                    encr_key_in=event.keys.encr_in,
+                    integ_key_in=event.keys.integ_in,
+                    encr_key_out=event.keys.encr_out,
+                    integ_key_out=event.keys.integ_out,
+                )
+            tunnel = session.tunnel if session is not None else None
+            if tunnel is not None and tunnel.tun_name is not None:
+                self.line("TUN", f"{tunnel.tun_name} mtu {tunnel.mtu}")
+                routes = ", ".join(str(r) for r in tunnel.routes) or "none"
+                self.line("routes", routes)
+                dns = self.config.dns_servers if self.config is not None else ()
+                self.line("DNS", f"{', '.join(map(str, dns)) or 'none'} (via {tunnel.dns_backend})")
+                self.tunnel_ready.set()
+            self.write_status()
+        elif isinstance(event, ChildSaDeleted):
+            self.line("child SA", f"{event.spi_in:08x} deleted: {event.reason}")
+        elif isinstance(event, IkeSaClosed) and event.error is None:
+            self.line("closed", event.reason)
+
+    def _log_ike_keys(self) -> None:
+        session = self.session
+        if self.keylog is None or session is None or session.connection is None:
+            return
+        sa = session.connection.ike_sa
+        if sa is None:
+            return
+        self.keylog.write_ike_sa(
+            spi_i=sa.spi_i,
+            spi_r=sa.spi_r,
+            encr_id=sa.chosen.encr.id,
+            encr_key_bits=sa.chosen.encr.key_bits,
+            integ_id=sa.chosen.integ,
+            sk_ei=sa.keys.sk_ei,
+            sk_er=sa.keys.sk_er,
+            sk_ai=sa.keys.sk_ai,
+            sk_ar=sa.keys.sk_ar,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The status document ``ikeclient status`` shows (never a secret in it)."""
+        session = self.session
+        tunnel = session.tunnel if session is not None else None
+        conn = session.connection if session is not None else None
+        children = []
+        if tunnel is not None:
+            for child in tunnel.children:
+                try:
+                    stats = tunnel.engine.stats(child.spi_in)
+                except KeyError:
+                    continue
+                children.append(
+                    {
+                        "name": child.name,
+                        "spi_in": f"{child.spi_in:08x}",
+                        "spi_out": f"{child.spi_out:08x}",
+                        "algorithms": child.algorithms,
+                        "local_ts": [str(t) for t in child.local_ts],
+                        "remote_ts": [str(t) for t in child.remote_ts],
+                        "packets_in": stats.packets_in,
+                        "bytes_in": stats.bytes_in,
+                        "packets_out": stats.packets_out,
+                        "bytes_out": stats.bytes_out,
+                    }
+                )
+        config = self.config
+        return {
+            "profile": self.profile.name,
+            "pid": os.getpid(),
+            "gateway": f"{self.profile.gateway}:{self.profile.port}",
+            "state": conn.state.value if conn is not None else "starting",
+            "started": self.started_wall,
+            "uptime": round(time.time() - self.started_wall, 1),
+            "ike_sa": self.ike or None,
+            "child_sas": children,
+            "virtual_ips": [str(a) for a in config.addresses] if config else [],
+            "dns_servers": [str(a) for a in config.dns_servers] if config else [],
+            "dns_domains": list(config.dns_domains) if config else [],
+            "tun": tunnel.tun_name if tunnel is not None else None,
+            "mtu": tunnel.mtu if tunnel is not None else None,
+            "routes": [str(r) for r in tunnel.routes] if tunnel is not None else [],
+            "dns_backend": tunnel.dns_backend if tunnel is not None else None,
+            "traffic": dict(
+                zip(
+                    ("packets_in", "bytes_in", "packets_out", "bytes_out"),
+                    tunnel.traffic() if tunnel is not None else (0, 0, 0, 0),
+                    strict=True,
+                )
+            ),
+            "drops": tunnel.drops() if tunnel is not None else {},
+            "ike_drops": _ike_drops(session),
+            "next_rekey": None,
+        }
+
+    def write_status(self) -> None:
+        try:
+            self.files.write_status(self.status())
+        except OSError as exc:
+            typer.echo(f"ikeclient: warning: cannot write the status file: {exc}", err=True)
+
+    def summary(self) -> None:
+        session = self.session
+        tunnel = session.tunnel if session is not None else None
+        if tunnel is None or not tunnel.ever_up:
+            return
+        pin, bin_, pout, bout = tunnel.traffic()
+        typer.echo(f"traffic: in {pin} packets / {bin_} bytes, out {pout} packets / {bout} bytes")
+        drops = tunnel.drops()
+        if drops:
+            typer.echo("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(drops.items())))
+
+
+def _ike_drops(session: IkeSession | None) -> dict[str, int]:
+    conn = session.connection if session is not None else None
+    if conn is None:
+        return {}
+    d = conn.drops
+    values = {
+        "malformed": d.malformed,
+        "integrity": d.integrity,
+        "unexpected": d.unexpected,
+        "not_ours": d.not_ours,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+async def _connect(
+    profile: Profile, psk: bytes, req: UpRequest, files: StateFiles, notify: int | None
+) -> int:
+    keylog = None
+    if req.keylog is not None:
+        typer.echo(
+            f"ikeclient: warning: --keylog writes this session's keys to {req.keylog}; "
+            "anyone who can read it can decrypt the traffic",
+            err=True,
+        )
+        from ikeclient.runtime.keylog import KeyLog  # noqa: PLC0415 - only when asked for
+
+        keylog = KeyLog.open(req.keylog)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    hangup = asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, hangup.set)
+    try:
+        while True:
+            hangup.clear()
+            code, again = await _one_session(profile, psk, req, files, notify, stop, hangup, keylog)
+            notify = None
+            if not again:
+                return code
+            typer.echo("SIGHUP: connecting again")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        if keylog is not None:
+            keylog.close()
+
+
+async def _one_session(
+    profile: Profile,
+    psk: bytes,
+    req: UpRequest,
+    files: StateFiles,
+    notify: int | None,
+    stop: asyncio.Event,
+    hangup: asyncio.Event,
+    keylog: KeyLog | None,
+) -> tuple[int, bool]:
+    """One IKE SA from connect to close; returns (exit code, connect again?)."""
+    reporter = Reporter(profile, files, keylog)
+    options = TunnelOptions(
+        name=profile.name,
+        state_dir=req.state_dir,
+        dns_backend=profile.dns,
+        path_mtu=profile.path_mtu,
+        keepalive_interval=profile.nat_keepalive,
+        replay_window=profile.replay_window,
+    )
+    session = IkeSession(
+        ikev2_settings(profile, psk),
+        profile.gateway,
+        profile.port,
+        on_event=reporter.event,
+        on_progress=reporter.progress,
+        tunnel=options,
+    )
+    reporter.session = session
+    typer.echo(f"connecting to {profile.gateway} port {profile.port} (profile {profile.name})")
+    ticker: asyncio.Task[None] | None = None
+    try:
+        try:
+            await session.start()
+        except IkeClientError as exc:
+            notify = _tell(notify, f"fail {int(exit_code_for(exc))} {exc}")
+            raise
+        closed = asyncio.ensure_future(session.wait_closed())
+        ready = asyncio.ensure_future(reporter.tunnel_ready.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        hup = asyncio.ensure_future(hangup.wait())
+        await asyncio.wait({closed, ready, stopping, hup}, return_when=asyncio.FIRST_COMPLETED)
+        if reporter.tunnel_ready.is_set() and not closed.done():
+            notify = _tell(notify, "up")
+            reporter.line("up", _up_line(reporter))
+            ticker = asyncio.ensure_future(_keep_status(reporter))
+            if req.once:
+                typer.echo("--once: disconnecting")
+                stop.set()
+            await asyncio.wait({closed, stopping, hup}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (ready, stopping, hup):
+            task.cancel()
+        if not closed.done():
+            reason = "SIGHUP: reconnecting" if hangup.is_set() else "closed by user"
+            await session.close(reason)
+        result = await session.wait_closed()
+        reporter.summary()
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+        failures = session.shutdown()
+        for failure in failures:
+            typer.echo(f"ikeclient: warning: could not undo: {failure}", err=True)
+    if result.error is not None:
+        _tell(notify, f"fail {int(exit_code_for(result.error))} {result.error}")
+        raise result.error
+    _tell(notify, f"fail {int(ExitCode.GATEWAY_REFUSED)} {result.reason}")
+    return int(ExitCode.OK), hangup.is_set() and not stop.is_set()
+
+
+def _up_line(reporter: Reporter) -> str:
+    session = reporter.session
+    tunnel = session.tunnel if session is not None else None
+    vip = ", ".join(str(a) for a in reporter.config.addresses) if reporter.config else "no VIP"
+    name = tunnel.tun_name if tunnel is not None else "?"
+    return f"tunnel up on {name} ({vip}); Ctrl-C to disconnect"
+
+
+async def _keep_status(reporter: Reporter) -> None:
+    while True:
+        reporter.write_status()
+        await asyncio.sleep(STATUS_INTERVAL)
