@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import logging
 import os
 import re
 import socket
@@ -22,7 +24,18 @@ from ikeclient.errors import PrivilegeError, TunError
 from ikeclient.net.journal import UndoJournal
 from ikeclient.net.undo import ifindex_of
 
+logger = logging.getLogger(__name__)
+
 TUN_DEVICE = "/dev/net/tun"
+# linux/if_tun.h
+IFF_VNET_HDR = 0x4000
+TUNSETOFFLOAD = 0x400454D0  # _IOW('T', 208, unsigned int)
+TUN_F_CSUM = 0x01
+TUN_F_TSO4 = 0x02
+TUN_F_TSO6 = 0x04
+TCP_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6
+VNET_HDR_LEN = 10  # struct virtio_net_hdr before every packet with IFF_VNET_HDR
+READ_SIZE = 65535 + VNET_HDR_LEN
 DEFAULT_NAME_PREFIX = "ikc"
 DEFAULT_MTU = 1400
 MAX_AUTO_NAMES = 64
@@ -67,6 +80,12 @@ class TunDevice:
 
     ``name=None`` picks the first free ``ikc<n>``. The fd is non-blocking: :meth:`read` raises
     ``BlockingIOError`` when no packet is waiting (wait on :meth:`fileno` with a selector).
+
+    ``offload=True`` opens it with ``IFF_VNET_HDR`` (every read and write then starts with a
+    10-byte ``virtio_net_hdr``, see ``ikeclient.esp.offload``) and asks for checksum and TCP
+    segmentation offload (``TUNSETOFFLOAD``): reads may then be TCP super-packets of up to
+    64 KB. ``vnet_hdr`` and ``tso`` say what the kernel granted: a kernel that refuses the
+    flag gives a plain TUN, one that refuses the offloads a virtio header without them.
     """
 
     def __init__(
@@ -76,6 +95,7 @@ class TunDevice:
         mtu: int = DEFAULT_MTU,
         *,
         device: str = TUN_DEVICE,
+        offload: bool = False,
     ) -> None:
         if name is not None and not _NAME_RE.fullmatch(name):
             raise TunError(f"invalid TUN name {name!r}: 1-15 letters, digits, '_', '.', '-'")
@@ -90,6 +110,8 @@ class TunDevice:
         self._device = device
         self._tun: pytun.TunTapDevice | None = None
         self._fd: int | None = None
+        self.vnet_hdr = offload
+        self.tso = False
         self._tun = self._create(name)
         self.name: str = str(self._tun.name)
         try:
@@ -104,6 +126,13 @@ class TunDevice:
         self.mtu = mtu
         self._fd = int(self._tun.fileno())
         os.set_blocking(self._fd, False)
+        if self.vnet_hdr:
+            try:
+                fcntl.ioctl(self._fd, TUNSETOFFLOAD, TCP_OFFLOADS)
+            except OSError as exc:
+                logger.info("TUN offloads are not available (%s): one packet per read", exc)
+            else:
+                self.tso = True
         self.ifindex = socket.if_nametoindex(self.name)
 
     def _create(self, name: str | None) -> pytun.TunTapDevice:
@@ -114,16 +143,19 @@ class TunDevice:
             seq = None
             if self._journal is not None:
                 seq = self._journal.record("link_delete", name=candidate, kind="tun")
+            flags = pytun.IFF_TUN | pytun.IFF_NO_PI | pytun.IFF_TUN_EXCL
+            if self.vnet_hdr:
+                flags |= IFF_VNET_HDR
             try:
-                tun = pytun.TunTapDevice(
-                    name=candidate,
-                    flags=pytun.IFF_TUN | pytun.IFF_NO_PI | pytun.IFF_TUN_EXCL,
-                    dev=self._device,
-                )
+                tun = pytun.TunTapDevice(name=candidate, flags=flags, dev=self._device)
             except Exception as exc:
                 if seq is not None and self._journal is not None:
                     self._journal.cancel(seq)
                 code, text = _os_error_of(exc)
+                if code == errno.EINVAL and self.vnet_hdr:
+                    logger.info("the kernel refused IFF_VNET_HDR: no TUN offloads")
+                    self.vnet_hdr = False
+                    continue
                 if code in (errno.EPERM, errno.EACCES):
                     raise PrivilegeError(_PRIVILEGE_MESSAGE) from None
                 if code == errno.ENOENT:
@@ -155,12 +187,14 @@ class TunDevice:
             raise TunError(f"TUN {self.name} is closed")
         return self._fd
 
-    def read(self, size: int = 65535) -> bytes:
-        """One IP packet (non-blocking: ``BlockingIOError`` when none is waiting)."""
+    def read(self, size: int = READ_SIZE) -> bytes:
+        """One IP packet, after its virtio header with ``vnet_hdr`` (non-blocking:
+        ``BlockingIOError`` when none is waiting)."""
         return os.read(self.fileno(), size)
 
     def write(self, packet: bytes) -> int:
-        """Hand one IP packet to the kernel, as if it arrived on this interface."""
+        """Hand one IP packet to the kernel, as if it arrived on this interface (after its
+        virtio header with ``vnet_hdr``)."""
         return os.write(self.fileno(), packet)
 
     @property

@@ -191,6 +191,8 @@ class IkeSession:
             conn.receive_datagram(data, Endpoint(str(addr[0]), int(addr[1])), now)
             self.ike_datagrams += 1
             ike = True
+        if tunnel is not None:
+            tunnel.flush_tun()  # the batch's inner packets, coalesced where they can be
         if ike:
             self._pump()
 

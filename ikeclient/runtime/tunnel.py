@@ -9,6 +9,14 @@ session hands it and by two readers on the session's event loop:
 - an ESP datagram arrived on the UDP socket (the session demultiplexes IKE from ESP
   by the non-ESP marker, RFC 3948 §2.2) → decapsulate, write the inner packet to the TUN.
 
+TUN offloads (``TunnelOptions.tun_offload``, the wireguard-go way): the TUN is opened with
+``IFF_VNET_HDR`` and TSO. A read may then be a TCP super-packet of up to 64 KB, which
+``ikeclient.esp.offload.from_tun`` cuts into MSS-size segments (one read system call for
+dozens of packets, and the kernel's TCP stack runs once per super-packet); the other way,
+the decapsulated packets of one socket wake-up are queued by :meth:`Tunnel.receive_esp` and
+written by :meth:`Tunnel.flush_tun`, consecutive segments of a TCP flow coalesced into one
+GSO write (GRO). A kernel that refuses the offloads gets plain reads and writes.
+
 Why one thread and one event loop: the per-packet cost is a read system call, one AEAD
 call and a send system call; batching the readers (drain up to ``BATCH`` packets per
 wake-up) keeps the loop's own overhead per packet small, and a single thread needs no
@@ -30,6 +38,7 @@ from pathlib import Path
 from ikeclient.crypto.random import RandomSource
 from ikeclient.esp.engine import DropReason, EspEngine
 from ikeclient.esp.mss import clamp_mss
+from ikeclient.esp.offload import VNET_HDR_LEN, ZERO_VNET_HDR, coalesce, from_tun
 from ikeclient.esp.sa import EspSaConfig
 from ikeclient.esp.selectors import Selector
 from ikeclient.ike.events import (
@@ -42,11 +51,12 @@ from ikeclient.ike.events import (
 from ikeclient.net.dns import DnsBackend
 from ikeclient.net.host import HostNetwork
 from ikeclient.net.journal import DEFAULT_JOURNAL_DIR
-from ikeclient.net.tun import TunDevice
+from ikeclient.net.tun import READ_SIZE, TunDevice
 
 logger = logging.getLogger(__name__)
 
 BATCH = 64
+MAX_READ_PACKETS = 4 * BATCH  # stop reading the TUN after this many packets (TSO splits)
 UDP_SEGMENT = 103  # linux/udp.h: the segment size of a UDP GSO send
 GSO_MAX_SEGMENTS = 64
 GSO_MAX_BYTES = 65000
@@ -71,6 +81,7 @@ class TunnelOptions:
     tun_name: str | None = None
     replay_window: int = 1024
     udp_gso: bool = True
+    tun_offload: bool = True
 
 
 @dataclass(slots=True)
@@ -79,6 +90,9 @@ class TunnelCounters:
 
     tun_packets_read: int = 0
     tun_write_drops: int = 0
+    tun_read_drops: int = 0
+    tso_reads: int = 0
+    gro_writes: int = 0
     udp_send_drops: int = 0
     keepalives_sent: int = 0
 
@@ -175,6 +189,9 @@ class Tunnel:
         self._mss4 = 0
         self._mss6 = 0
         self._gso = options.udp_gso
+        self._vnet = False  # TUN reads and writes carry a virtio_net_hdr
+        self._gro = False  # coalesce TCP segments written to the TUN
+        self._pending: list[bytes] = []
         self.last_sent = 0.0
         self.mtu = 0
         self.routes: list[IPNetwork] = []
@@ -204,9 +221,15 @@ class Tunnel:
         self.mtu = self.options.path_mtu - outer - UDP_HEADER - EspEngine.overhead(config)
         self._mss4 = self.mtu - IPV4_HEADER - TCP_HEADER
         self._mss6 = self.mtu - IPV6_HEADER - TCP_HEADER
-        tun = self.host.open_tun(self.options.tun_name, self.mtu)
+        # Opened here rather than by host.open_tun, which knows no offloads: the journal
+        # records it all the same, and close() closes it.
+        tun = TunDevice(
+            self.host.journal, self.options.tun_name, self.mtu, offload=self.options.tun_offload
+        )
         self._tun = tun
         self._tun_fd = tun.fileno()
+        self._vnet = tun.vnet_hdr
+        self._gro = tun.vnet_hdr and tun.tso
         addresses = list(self._config.addresses) if self._config is not None else []
         self.routes = routed_subnets(child, self._config)
         applied = self.host.apply(
@@ -221,11 +244,12 @@ class Tunnel:
         self.dns_backend = applied.dns_backend
         self._add_reader(self._tun_fd, self._on_tun_readable)
         logger.info(
-            "tunnel up: %s mtu %d, routes %s, DNS via %s",
+            "tunnel up: %s mtu %d, routes %s, DNS via %s, TUN offloads %s",
             tun.name,
             self.mtu,
             ", ".join(str(r) for r in self.routes),
             self.dns_backend,
+            "on" if self._gro else "off",
         )
 
     def on_child_deleted(self, spi_in: int) -> None:
@@ -246,16 +270,49 @@ class Tunnel:
         self._dest = (gateway.host, gateway.port)
 
     def receive_esp(self, data: bytes, now: float) -> None:
-        """One ESP datagram from the socket: decapsulate and write the inner packet to the TUN."""
+        """One ESP datagram from the socket: decapsulate; write the inner packet to the TUN.
+
+        With TUN offloads the packet is queued: the caller ends its batch with
+        :meth:`flush_tun`, which coalesces and writes the queue.
+        """
         inner = self.engine.decapsulate(data, now)
         if inner is None or self._tun_fd < 0:
             return
         if self._mss4:
             inner = _syn_mss(inner, self._mss4, self._mss6)
+        if self._vnet:
+            self._pending.append(inner)
+            return
         try:
             os.write(self._tun_fd, inner)
         except OSError:
             self.counters.tun_write_drops += 1
+
+    def flush_tun(self) -> None:
+        """Write the packets :meth:`receive_esp` queued, TCP segments coalesced (GRO)."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        fd = self._tun_fd
+        if fd < 0:
+            return
+        if self._gro:
+            buffers = coalesce(pending)
+        else:
+            buffers = [ZERO_VNET_HDR + p for p in pending]
+        write = os.write
+        for buf in buffers:
+            try:
+                write(fd, buf)
+            except OSError as exc:
+                self.counters.tun_write_drops += 1
+                if exc.errno == errno.EINVAL and buf[1] and self._gro:
+                    logger.info("the TUN refused a coalesced write (%s): no more GRO", exc)
+                    self._gro = False
+            else:
+                if buf[1]:
+                    self.counters.gro_writes += 1
 
     def _on_tun_readable(self) -> None:
         fd, dest = self._tun_fd, self._dest
@@ -264,16 +321,33 @@ class Tunnel:
         encapsulate = self.engine.encapsulate
         read = os.read
         mss4, mss6 = self._mss4, self._mss6
+        vnet = self._vnet
         now = self._clock()
         out: list[bytes] = []
         for _ in range(BATCH):
             try:
-                packet = read(fd, 65535)
+                packet = read(fd, READ_SIZE)
             except BlockingIOError:
                 break
             except OSError as exc:
                 logger.warning("reading the TUN failed: %s", exc)
                 break
+            if vnet:
+                if packet[:2] != b"\0\0":  # NEEDS_CSUM or GSO: finish or split
+                    segments = from_tun(packet)
+                    if segments is None:
+                        self.counters.tun_read_drops += 1
+                        continue
+                    if len(segments) > 1:
+                        self.counters.tso_reads += 1
+                    for segment in segments:
+                        esp = encapsulate(_syn_mss(segment, mss4, mss6), now)
+                        if esp is not None:
+                            out.append(esp)
+                    if len(out) >= MAX_READ_PACKETS:
+                        break
+                    continue
+                packet = packet[VNET_HDR_LEN:]
             esp = encapsulate(_syn_mss(packet, mss4, mss6), now)
             if esp is not None:
                 out.append(esp)
@@ -334,6 +408,8 @@ class Tunnel:
             out["tun_write"] = self.counters.tun_write_drops
         if self.counters.udp_send_drops:
             out["udp_send"] = self.counters.udp_send_drops
+        if self.counters.tun_read_drops:
+            out["tun_read"] = self.counters.tun_read_drops
         return out
 
     def traffic(self) -> tuple[int, int, int, int]:
@@ -358,6 +434,9 @@ class Tunnel:
         if self._tun_fd >= 0:
             self._remove_reader(self._tun_fd)
             self._tun_fd = -1
+        self._pending = []
+        if self._tun is not None:
+            self._tun.close()
         self._tun = None
         failures = self.host.restore()
         for failure in failures:

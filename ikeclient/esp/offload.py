@@ -1,0 +1,371 @@
+"""TUN offloads, sans-I/O: the virtio-net header, TSO splitting and GRO-style coalescing.
+
+With ``IFF_VNET_HDR`` every read from and write to the TUN carries a 10-byte
+``struct virtio_net_hdr`` (linux/virtio_net.h) before the IP packet. With
+``TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)`` the kernel may hand us
+
+- TCP super-packets of up to 64 KB (``gso_type`` TCPV4/TCPV6, ``gso_size`` = MSS)
+  whose checksum is left to us (``NEEDS_CSUM``): :func:`from_tun` cuts them into
+  ordinary segments with complete checksums, as the kernel's own
+  ``tcp_gso_segment`` would (IPv4 ID incremented per segment, sequence numbers
+  advanced, FIN/PSH only on the last segment, CWR only on the first);
+- single packets with ``NEEDS_CSUM``: the checksum at ``csum_start + csum_offset``
+  holds the pseudo-header sum; :func:`from_tun` completes it.
+
+The other way, :func:`coalesce` merges consecutive in-order TCP segments of one flow
+from a batch of decapsulated packets into one super-packet (``gso_type`` TCPV4/6,
+``NEEDS_CSUM``, the TCP checksum field holding the pseudo-header sum), which the
+kernel takes as a virtio device's GRO'd packet: one write system call and one pass
+through the TCP receive path for up to 64 KB. The merge rules are those of the
+kernel's ``tcp_gro_receive`` (and wireguard-go's ``tun/offload_linux.go``): same
+addresses, ports, ACK number, window and TCP options; IPv4 without options or
+fragmentation with equal TOS, TTL and DF; IPv6 with equal version/traffic
+class/flow label word and hop limit; only ACK or ACK|PSH flags, PSH ending a run;
+contiguous sequence numbers; equal payload sizes, a smaller one ending a run.
+A segment is only merged if its own checksum verifies (``NEEDS_CSUM`` tells the
+kernel not to check it again); a bad one is written as it is, for the kernel to drop.
+
+Checksums in Python: the ones'-complement sum of big-endian 16-bit words is
+congruent to the bytes read as one integer modulo 0xFFFF (2^16 ≡ 1), so
+``int.from_bytes(data) % 0xFFFF`` sums at C speed. Reading little-endian is a bit
+faster and gives the byte-swapped sum (x 256 mod 0xFFFF swaps it back); it also
+pads an odd length with a zero byte for free. Sums are kept modulo 0xFFFF, where
+0 stands for the ones'-complement "negative zero" 0xFFFF.
+
+Nothing here raises on packet data: malformed input gives None (the caller drops
+and counts it) or is passed through untouched.
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+from typing import Final, NamedTuple
+
+__all__ = [
+    "GSO_ECN",
+    "GSO_NONE",
+    "GSO_TCPV4",
+    "GSO_TCPV6",
+    "NEEDS_CSUM",
+    "VNET_HDR_LEN",
+    "ZERO_VNET_HDR",
+    "VnetHeader",
+    "checksum",
+    "coalesce",
+    "complete_checksum",
+    "from_tun",
+    "ones_sum",
+    "pack_vnet_header",
+    "split_tcp",
+    "unpack_vnet_header",
+]
+
+VNET_HDR_LEN: Final = 10
+NEEDS_CSUM: Final = 1  # VIRTIO_NET_HDR_F_NEEDS_CSUM
+DATA_VALID: Final = 2  # VIRTIO_NET_HDR_F_DATA_VALID
+GSO_NONE: Final = 0
+GSO_TCPV4: Final = 1
+GSO_UDP: Final = 3
+GSO_TCPV6: Final = 4
+GSO_ECN: Final = 0x80
+ZERO_VNET_HDR: Final = bytes(VNET_HDR_LEN)
+
+# Native byte order: the legacy virtio header of a TUN is in the host's order (little-endian
+# on every platform we run on); "=" also means no padding, 10 bytes.
+_VNET: Final = Struct("=BBHHHH")
+_U16: Final = Struct("!H")
+_U32: Final = Struct("!I")
+_TCP: Final = 6
+_TCP_CSUM: Final = 16  # offset of the checksum in the TCP header
+_FIN: Final = 0x01
+_PSH: Final = 0x08
+_ACK: Final = 0x10
+_CWR: Final = 0x80
+_M: Final = 0xFFFF
+_MAX_IP: Final = 0xFFFF
+
+
+class VnetHeader(NamedTuple):
+    """``struct virtio_net_hdr`` (without ``num_buffers``)."""
+
+    flags: int = 0
+    gso_type: int = GSO_NONE
+    hdr_len: int = 0
+    gso_size: int = 0
+    csum_start: int = 0
+    csum_offset: int = 0
+
+
+def pack_vnet_header(header: VnetHeader) -> bytes:
+    return _VNET.pack(*header)
+
+
+def unpack_vnet_header(data: bytes) -> VnetHeader | None:
+    """The header at the start of ``data``, or None when ``data`` is too short."""
+    if len(data) < VNET_HDR_LEN:
+        return None
+    return VnetHeader(*_VNET.unpack_from(data))
+
+
+def ones_sum(data: bytes | bytearray | memoryview) -> int:
+    """The ones'-complement sum of ``data`` as big-endian 16-bit words, modulo 0xFFFF.
+
+    An odd length is padded with a zero byte (RFC 1071). Sums of parts add up (mod 0xFFFF)
+    as long as every part starts at an even offset.
+    """
+    return (int.from_bytes(data, "little") % _M) * 256 % _M
+
+
+def checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
+    """The Internet checksum field for ``data`` (its checksum field zero) plus ``initial``.
+
+    Like the kernel's ``csum_fold``: 0 when the sum is the negative zero 0xFFFF.
+    """
+    return -(ones_sum(data) + initial) % _M
+
+
+def _pseudo_sum(packet: bytes, version: int) -> int:
+    """The source and destination address part of the TCP/UDP pseudo-header, mod 0xFFFF."""
+    if version == 4:
+        return ones_sum(packet[12:20])
+    return ones_sum(packet[8:40])
+
+
+# --- read side: what the kernel hands us --------------------------------------------------
+
+
+def complete_checksum(packet: bytes, start: int, offset: int) -> bytes | None:
+    """Finish a ``NEEDS_CSUM`` checksum: the field holds the pseudo-header sum; sum from
+    ``start`` to the end and store the complement at ``start + offset``. None if out of range."""
+    at = start + offset
+    if at + 2 > len(packet) or offset < 0:
+        return None
+    value = -ones_sum(packet[start:]) % _M or _M  # 0xFFFF, never 0: also right for UDP
+    return packet[:at] + _U16.pack(value) + packet[at + 2 :]
+
+
+def split_tcp(packet: bytes, header: VnetHeader) -> list[bytes] | None:
+    """Cut a TCP super-packet (TSO) into segments of ``gso_size`` payload bytes.
+
+    Each segment gets its own IP header (IPv4: total length, ID + i, header checksum;
+    IPv6: payload length), its sequence number, FIN/PSH only when last, CWR only when
+    first, and a complete TCP checksum. None when the packet is malformed.
+    """
+    n = len(packet)
+    mss = header.gso_size
+    start = header.csum_start
+    gso = header.gso_type & ~GSO_ECN
+    if n < 40 or mss <= 0 or header.csum_offset != _TCP_CSUM or n > _MAX_IP:
+        return None
+    version = packet[0] >> 4
+    if version == 4:
+        ihl = (packet[0] & 0x0F) * 4
+        if gso != GSO_TCPV4 or ihl < 20 or start != ihl or packet[9] != _TCP:
+            return None
+    elif version == 6:
+        if gso != GSO_TCPV6 or start < 40 or (start == 40 and packet[6] != _TCP):
+            return None
+    else:
+        return None
+    if n < start + 20:
+        return None
+    thl = (packet[start + 12] >> 4) * 4
+    end = start + thl
+    if thl < 20 or n < end:
+        return None
+
+    ip = bytearray(packet[:start])
+    tcp = bytearray(packet[start:end])
+    seq0 = _U32.unpack_from(tcp, 4)[0]
+    flags0 = tcp[13]
+    tcp[4:8] = b"\0\0\0\0"
+    tcp[13] = 0
+    tcp[16:18] = b"\0\0"
+    # Everything of the TCP checksum but the payload, the length, the sequence number and flags.
+    base = (_pseudo_sum(packet, version) + _TCP + ones_sum(tcp)) % _M
+    ip_base = 0
+    ip_id = 0
+    if version == 4:
+        ip_id = _U16.unpack_from(ip, 4)[0]
+        ip[2:6] = b"\0\0\0\0"
+        ip[10:12] = b"\0\0"
+        ip_base = ones_sum(ip)
+    payload = n - end
+    view = memoryview(packet)
+    segments: list[bytes] = []
+    count = max(1, -(-payload // mss))
+    pack_u16 = _U16.pack_into
+    pack_u32 = _U32.pack_into
+    for i in range(count):
+        a = end + i * mss
+        b = min(a + mss, n)
+        total = start + thl + (b - a)
+        if version == 4:
+            ident = (ip_id + i) & 0xFFFF
+            pack_u16(ip, 2, total)
+            pack_u16(ip, 4, ident)
+            pack_u16(ip, 10, -(ip_base + total + ident) % _M)
+        else:
+            pack_u16(ip, 4, total - 40)
+        flags = flags0
+        if i:
+            flags &= ~_CWR
+        if i < count - 1:
+            flags &= ~(_FIN | _PSH)
+        seq = (seq0 + i * mss) & 0xFFFFFFFF
+        data = view[a:b]
+        csum = -(base + total - start + seq + flags + ones_sum(data)) % _M
+        pack_u32(tcp, 4, seq)
+        tcp[13] = flags
+        pack_u16(tcp, 16, csum)
+        segments.append(b"".join((ip, tcp, data)))
+    return segments
+
+
+def from_tun(data: bytes) -> list[bytes] | None:
+    """What one TUN read (virtio header + packet) holds: the IP packets, ready to send.
+
+    None when it is malformed or of a kind we did not ask for (UDP GSO): drop it.
+    """
+    if len(data) <= VNET_HDR_LEN:
+        return None
+    flags, gso_type, hdr_len, gso_size, start, offset = _VNET.unpack_from(data)
+    packet = data[VNET_HDR_LEN:]
+    if gso_type == GSO_NONE:
+        if flags & NEEDS_CSUM:
+            done = complete_checksum(packet, start, offset)
+            return None if done is None else [done]
+        return [packet]
+    if gso_type & ~GSO_ECN not in (GSO_TCPV4, GSO_TCPV6):
+        return None
+    return split_tcp(packet, VnetHeader(flags, gso_type, hdr_len, gso_size, start, offset))
+
+
+# --- write side: coalescing a batch before it goes to the TUN -------------------------------
+
+
+class _Run:
+    """Segments of one flow being merged: the first packet and the payloads after it."""
+
+    __slots__ = ("first", "gso_size", "hl", "iphl", "match", "next_seq", "payloads", "psh", "size")
+
+    def __init__(
+        self, first: bytes, iphl: int, hl: int, match: bytes, seq: int, size: int, psh: bool
+    ) -> None:
+        self.first = first
+        self.iphl = iphl
+        self.hl = hl
+        self.match = match
+        self.gso_size = size
+        self.size = len(first)
+        self.next_seq = (seq + size) & 0xFFFFFFFF
+        self.payloads: list[bytes] = []
+        self.psh = psh
+
+
+def _segment_ok(packet: bytes, version: int, iphl: int) -> bool:
+    """Does the TCP checksum of this segment verify?"""
+    total = _pseudo_sum(packet, version) + _TCP + (len(packet) - iphl) + ones_sum(packet[iphl:])
+    return total % _M == 0
+
+
+def _super_packet(run: _Run) -> bytes:
+    """The run as one GSO packet with its virtio header (or the lone packet, zero header)."""
+    first = run.first
+    if not run.payloads:
+        return ZERO_VNET_HDR + first
+    iphl, hl = run.iphl, run.hl
+    head = bytearray(first[:hl])
+    total = run.size
+    version = first[0] >> 4
+    if version == 4:
+        _U16.pack_into(head, 2, total)
+        head[10:12] = b"\0\0"
+        _U16.pack_into(head, 10, checksum(head[:iphl]))
+        gso_type = GSO_TCPV4
+    else:
+        _U16.pack_into(head, 4, total - 40)
+        gso_type = GSO_TCPV6
+    if run.psh:
+        head[iphl + 13] |= _PSH
+    # CHECKSUM_PARTIAL: the field holds the pseudo-header sum, the kernel adds the rest.
+    _U16.pack_into(head, iphl + _TCP_CSUM, (_pseudo_sum(first, version) + _TCP + total - iphl) % _M)
+    vnet = _VNET.pack(NEEDS_CSUM, gso_type, hl, run.gso_size, iphl, _TCP_CSUM)
+    return b"".join((vnet, head, first[hl:], *run.payloads))
+
+
+def coalesce(packets: list[bytes]) -> list[bytes]:
+    """Merge what can be merged; return what to write, each with its virtio header.
+
+    The order of packets within a flow is kept (a packet that cannot join closes its
+    flow's run); runs sit where their first packet was.
+    """
+    out: list[bytes | _Run] = []
+    runs: dict[bytes, _Run] = {}
+    for packet in packets:
+        n = len(packet)
+        if n < 40:
+            out.append(packet)
+            continue
+        b0 = packet[0]
+        if b0 == 0x45:  # IPv4 without options
+            if packet[9] != _TCP:
+                out.append(packet)
+                continue
+            version, iphl = 4, 20
+            key = packet[12:24]
+            ok = _U16.unpack_from(packet, 2)[0] == n and not packet[6] & 0x3F and not packet[7]
+            ip_match = packet[1:2] + packet[8:9] + bytes((packet[6],))
+        elif b0 >> 4 == 6:
+            if packet[6] != _TCP or n < 60:
+                out.append(packet)
+                continue
+            version, iphl = 6, 40
+            key = packet[8:44]
+            ok = _U16.unpack_from(packet, 4)[0] == n - 40
+            ip_match = packet[0:4] + packet[7:8]
+        else:
+            if b0 >> 4 == 4 and n > 20 and packet[9] == _TCP:
+                ihl = (b0 & 0x0F) * 4
+                runs.pop(packet[12:20] + packet[ihl : ihl + 4], None)
+            out.append(packet)
+            continue
+        thl = (packet[iphl + 12] >> 4) * 4
+        hl = iphl + thl
+        flags = packet[iphl + 13]
+        size = n - hl
+        if not ok or thl < 20 or size <= 0 or (flags != _ACK and flags != _ACK | _PSH):
+            runs.pop(key, None)  # keeps the flow's order: nothing after this joins an older run
+            out.append(packet)
+            continue
+        seq = _U32.unpack_from(packet, iphl + 4)[0]
+        psh = flags == _ACK | _PSH
+        match = ip_match + packet[iphl + 8 : iphl + 13] + packet[iphl + 14 : iphl + 16]
+        if thl > 20:
+            match += packet[iphl + 20 : hl]
+        run = runs.get(key)
+        if (
+            run is not None
+            and run.match == match
+            and run.next_seq == seq
+            and size <= run.gso_size
+            and run.size + size <= _MAX_IP
+            and (run.payloads or _segment_ok(run.first, version, iphl))
+            and _segment_ok(packet, version, iphl)
+        ):
+            run.payloads.append(packet[hl:])
+            run.size += size
+            run.next_seq = (seq + size) & 0xFFFFFFFF
+            if psh or size < run.gso_size:
+                run.psh = psh
+                del runs[key]  # PSH or a short segment ends a run
+            continue
+        run = _Run(packet, iphl, hl, match, seq, size, psh)
+        out.append(run)
+        if psh:
+            runs.pop(key, None)
+        else:
+            runs[key] = run
+    return [
+        ZERO_VNET_HDR + item if isinstance(item, bytes) else _super_packet(item) for item in out
+    ]
