@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a Debian 12 machine (as root) for ikeclient development and the interop lab:
 #   - system packages: strongSwan (charon-systemd + swanctl + extra plugins), iproute2, nftables,
-#     ping, iperf3, and what is needed to build the venv (python3-venv, python3-dev, gcc);
+#     ping, iperf3, tshark (decrypting lab captures with --keylog), and what is needed to build
+#     the venv (python3-venv, python3-dev, gcc);
 #   - the project venv (.venv) with `pip install -e '.[dev]'`.
 # Idempotent: apt-get is skipped when everything is already present, pip when pyproject.toml
 # has not changed since the last successful run.  Non-interactive (CI=true friendly).
@@ -25,6 +26,7 @@ PACKAGES=(
     nftables
     iputils-ping
     iperf3
+    tshark                    # tshark + dumpcap: the --keylog interop test decrypts a capture
     python3-venv
     python3-dev
     gcc
@@ -33,7 +35,7 @@ PACKAGES=(
 PLUGINDIR=/usr/lib/ipsec/plugins
 have_everything() {
     local cmd
-    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 gcc; do
+    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 tshark dumpcap gcc; do
         command -v "$cmd" >/dev/null 2>&1 || { log "missing: $cmd"; return 1; }
     done
     local plugin
@@ -62,6 +64,8 @@ else
         CREATED_POLICY=1
         trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
+    # wireshark-common would ask whether non-root users may capture: answer no, without asking.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     log "apt-get update"
     apt-get update -q >/dev/null
     log "apt-get install ${PACKAGES[*]}"

@@ -297,10 +297,7 @@ class Tunnel:
         fd = self._tun_fd
         if fd < 0:
             return
-        if self._gro:
-            buffers = coalesce(pending)
-        else:
-            buffers = [ZERO_VNET_HDR + p for p in pending]
+        buffers = coalesce(pending) if self._gro else [ZERO_VNET_HDR + p for p in pending]
         write = os.write
         for buf in buffers:
             try:

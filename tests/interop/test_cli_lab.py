@@ -8,6 +8,7 @@ line or its environment.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 from ikeclient.net.routes import snapshot
 from tests.conftest import require_root
 from tests.lab import GatewayConfig, Lab, StrongSwanGateway
-from tests.lab.ikeclient import REPO_ROOT, state_dir, write_profile
+from tests.lab.ikeclient import REPO_ROOT, IkeclientProcess, state_dir, write_profile
 from tests.lab.strongswan import DEFAULT_PSK
 
 pytestmark = pytest.mark.interop
@@ -98,3 +99,28 @@ def test_secret_up_detach_status_down(gw_lab: tuple[Lab, StrongSwanGateway]) -> 
     assert snapshot(lab.client_ns) == before
     res = cli(lab, env, "status", "--state-dir", state)
     assert "no connection is up" in res.stdout
+
+
+def test_sighup_reconnects_and_sigint_restores(gw_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, gw = gw_lab
+    before = snapshot(lab.client_ns)
+    profile = write_profile(lab, "hup")
+    client = IkeclientProcess(lab, profile)
+    try:
+        client.wait_for_output("tunnel up")
+        (first,) = gw.wait_for_sa()
+        client.proc.send_signal(signal.SIGHUP)
+        client.wait_for_output("SIGHUP: connecting again")
+        deadline = time.monotonic() + 10
+        while client.stdout.count("tunnel up") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.stdout.count("tunnel up") == 2, client.stdout
+        (second,) = gw.wait_for_sa()
+        assert second["uniqueid"] != first["uniqueid"]  # a new IKE SA
+        assert lab.ping(lab.client_ns, lab.server_addr, count=2, wait=2, deadline=5)
+    finally:
+        client.proc.send_signal(signal.SIGINT)
+        code = client.wait(10)
+    assert code == 0, client.stdout + client.stderr
+    gw.wait_for_no_sa(timeout=5)
+    assert snapshot(lab.client_ns) == before

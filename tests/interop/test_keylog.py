@@ -92,8 +92,22 @@ class Capture:
                 raise LabError(f"dumpcap did not start:\n{self.stderr}")
         time.sleep(0.3)  # "Capturing on" comes as the capture opens; let it settle
 
-    def stop(self) -> None:
-        """SIGTERM by PID (dumpcap then finishes the file); the file must be there."""
+    def stop(self, settle: float = 1.0, timeout: float = 10.0) -> None:
+        """Let the last packets reach the file, then SIGTERM by PID; the file must be there.
+
+        The kernel hands captured packets to dumpcap in blocks retired on a timer, and
+        packets still in the kernel when dumpcap stops are lost: wait until the file has
+        not grown for ``settle`` seconds (at most ``timeout``).
+        """
+        deadline = time.monotonic() + timeout
+        size, since = -1, time.monotonic()
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            now_size = self.path.stat().st_size if self.path.exists() else -1
+            if now_size != size:
+                size, since = now_size, time.monotonic()
+            elif time.monotonic() - since >= settle:
+                break
+            time.sleep(0.1)
         self.lab.stop_process(self.proc)
         self._reader.join(timeout=2)
         if not self.path.exists():
@@ -217,3 +231,16 @@ def test_tshark_decrypts_a_capture_with_the_keylog(
     assert set(seen) == echo, seen
     assert all(n >= 3 for n in seen.values()), seen
     assert {"client@ike.lab", "gw.ike.lab"} <= ike_identities(lab, pcap, conf)
+    # Every ESP packet passes Wireshark's own ICV check (HMAC, or the AEAD tag), and no
+    # IKE message fails its integrity check: the keys are the right ones, both ways.
+    check = ("-o", "esp.enable_authentication_check:TRUE")
+    icv = tshark(lab, pcap, conf, *check, "-Y", "esp", "-T", "fields", "-e", "esp.icv_good")
+    assert icv and all(row == ["1"] for row in icv), icv
+    assert not tshark(lab, pcap, conf, "-Y", '_ws.expert.message contains "Integrity"')
+
+    # The key log's lines are tshark -o values as they stand.
+    lines = [ln for ln in keylog.read_text().splitlines() if ln.startswith("uat:")]
+    options = [arg for ln in lines for arg in ("-o", ln)]
+    fields = ("-T", "fields", "-e", "icmp.type")
+    types = tshark(lab, pcap, nokeys, *options, "-Y", "icmp", *fields, decode_esp=True)
+    assert sorted(t[0] for t in types) == ["0"] * 3 + ["8"] * 3
