@@ -230,8 +230,9 @@ class Reporter:
                 self.line("TUN", f"{tunnel.tun_name} mtu {tunnel.mtu}")
                 routes = ", ".join(str(r) for r in tunnel.routes) or "none"
                 self.line("routes", routes)
-                dns = self.config.dns_servers if self.config is not None else ()
-                self.line("DNS", f"{', '.join(map(str, dns)) or 'none'} (via {tunnel.dns_backend})")
+                servers = self.config.dns_servers if self.config is not None else ()
+                names = ", ".join(map(str, servers)) or "none"
+                self.line("DNS", f"{names} (via {tunnel.dns_backend})")
                 self.tunnel_ready.set()
             self.write_status()
         elif isinstance(event, ChildSaDeleted):

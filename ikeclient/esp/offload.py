@@ -83,6 +83,8 @@ _ACK: Final = 0x10
 _CWR: Final = 0x80
 _M: Final = 0xFFFF
 _MAX_IP: Final = 0xFFFF
+_FOLD_MIN: Final = 96  # bytes
+_MASKS: dict[int, int] = {}
 
 
 class VnetHeader(NamedTuple):
@@ -113,7 +115,18 @@ def ones_sum(data: bytes | bytearray | memoryview) -> int:
     An odd length is padded with a zero byte (RFC 1071). Sums of parts add up (mod 0xFFFF)
     as long as every part starts at an even offset.
     """
-    return (int.from_bytes(data, "little") % _M) * 256 % _M
+    n = len(data)
+    x = int.from_bytes(data, "little")
+    # Halve the number by adding its two halves (cut at a multiple of 16 bits: 2^16k = 1
+    # modulo 0xFFFF) until it is small: cheaper than one long division by 0xFFFF.
+    while n > _FOLD_MIN:
+        bits = ((n + 3) >> 2) << 4
+        mask = _MASKS.get(bits)
+        if mask is None:
+            mask = _MASKS[bits] = (1 << bits) - 1
+        x = (x >> bits) + (x & mask)
+        n = (bits >> 3) + 1
+    return (x % _M) * 256 % _M
 
 
 def checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
@@ -245,14 +258,38 @@ def from_tun(data: bytes) -> list[bytes] | None:
 
 
 class _Run:
-    """Segments of one flow being merged: the first packet and the payloads after it."""
+    """Segments of one flow being merged: the first packet, the payloads after it, and the
+    sums the super-packet's checksum is derived from."""
 
-    __slots__ = ("first", "gso_size", "hl", "iphl", "match", "next_seq", "payloads", "psh", "size")
+    __slots__ = (
+        "acc",
+        "first",
+        "gso_size",
+        "hl",
+        "iphl",
+        "match",
+        "next_seq",
+        "payloads",
+        "psh",
+        "size",
+        "swapped",
+        "version",
+    )
 
     def __init__(
-        self, first: bytes, iphl: int, hl: int, match: bytes, seq: int, size: int, psh: bool
+        self,
+        first: bytes,
+        version: int,
+        iphl: int,
+        hl: int,
+        match: bytes,
+        seq: int,
+        size: int,
+        psh: bool,
+        acc: int,
     ) -> None:
         self.first = first
+        self.version = version
         self.iphl = iphl
         self.hl = hl
         self.match = match
@@ -261,6 +298,11 @@ class _Run:
         self.next_seq = (seq + size) & 0xFFFFFFFF
         self.payloads: list[bytes] = []
         self.psh = psh
+        # Per segment, what varies in its TCP checksum: length + sequence + flags + checksum
+        # field (its payload's sum is minus the rest); ``swapped`` for payloads that land at
+        # an odd offset of the super-packet (an odd gso_size), whose sum counts byte-swapped.
+        self.acc = [acc, 0]
+        self.swapped = [1, 0]  # segments counted in acc[0] / acc[1]
 
 
 def _segment_ok(packet: bytes, version: int, iphl: int) -> bool:
@@ -269,15 +311,14 @@ def _segment_ok(packet: bytes, version: int, iphl: int) -> bool:
     return total % _M == 0
 
 
-def _super_packet(run: _Run) -> bytes:
+def _super_packet(run: _Run, partial: bool) -> bytes:
     """The run as one GSO packet with its virtio header (or the lone packet, zero header)."""
     first = run.first
     if not run.payloads:
         return ZERO_VNET_HDR + first
-    iphl, hl = run.iphl, run.hl
+    iphl, hl, version = run.iphl, run.hl, run.version
     head = bytearray(first[:hl])
     total = run.size
-    version = first[0] >> 4
     if version == 4:
         _U16.pack_into(head, 2, total)
         head[10:12] = b"\0\0"
@@ -288,23 +329,53 @@ def _super_packet(run: _Run) -> bytes:
         gso_type = GSO_TCPV6
     if run.psh:
         head[iphl + 13] |= _PSH
-    # CHECKSUM_PARTIAL: the field holds the pseudo-header sum, the kernel adds the rest.
-    _U16.pack_into(head, iphl + _TCP_CSUM, (_pseudo_sum(first, version) + _TCP + total - iphl) % _M)
-    vnet = _VNET.pack(NEEDS_CSUM, gso_type, hl, run.gso_size, iphl, _TCP_CSUM)
+    pseudo = _pseudo_sum(first, version) + _TCP
+    if partial:
+        # CHECKSUM_PARTIAL: the field holds the pseudo-header sum, the kernel adds the rest
+        # and trusts the result (every segment was verified on its way in).
+        _U16.pack_into(head, iphl + _TCP_CSUM, (pseudo + total - iphl) % _M)
+        vnet = _VNET.pack(NEEDS_CSUM, gso_type, hl, run.gso_size, iphl, _TCP_CSUM)
+    else:
+        # A complete checksum, derived from the segments' own: segment i's payload sums to
+        # minus (pseudo-header + its TCP header), so no payload byte is read here. The kernel
+        # verifies the super-packet as it would have verified each segment: one bad segment
+        # makes the whole sum wrong and the super-packet is dropped (TCP resends it).
+        seq0, flags0, csum0 = (
+            _U32.unpack_from(first, iphl + 4)[0],
+            first[iphl + 13],
+            _U16.unpack_from(first, iphl + _TCP_CSUM)[0],
+        )
+        common = pseudo + ones_sum(first[iphl:hl]) - seq0 - flags0 - csum0  # the fixed part
+        even, odd = run.acc
+        n_even, n_odd = run.swapped
+        payloads = -(n_even * common + even) - 256 * (n_odd * common + odd)
+        flags = head[iphl + 13]
+        value = -(common + total - iphl + seq0 + flags + payloads) % _M
+        _U16.pack_into(head, iphl + _TCP_CSUM, value)
+        vnet = _VNET.pack(0, gso_type, hl, run.gso_size, 0, 0)
     return b"".join((vnet, head, first[hl:], *run.payloads))
 
 
-def coalesce(packets: list[bytes]) -> list[bytes]:
+def coalesce(packets: list[bytes], *, partial: bool = False) -> list[bytes]:
     """Merge what can be merged; return what to write, each with its virtio header.
 
     The order of packets within a flow is kept (a packet that cannot join closes its
     flow's run); runs sit where their first packet was.
+
+    ``partial=False`` (the default) writes a super-packet with a complete TCP checksum
+    derived from the segments' checksums without reading their payloads: the kernel
+    checks it once over the super-packet, as it checks any segment. ``partial=True``
+    is the virtio way (``NEEDS_CSUM``, pseudo-header sum in the field, what
+    wireguard-go does): the kernel trusts it, so each segment's checksum is verified
+    here first, which costs a pass over every byte in Python.
     """
     out: list[bytes | _Run] = []
     runs: dict[bytes, _Run] = {}
+    unpack_u16 = _U16.unpack_from
+    unpack_u32 = _U32.unpack_from
     for packet in packets:
         n = len(packet)
-        if n < 40:
+        if n < 41:
             out.append(packet)
             continue
         b0 = packet[0]
@@ -314,16 +385,16 @@ def coalesce(packets: list[bytes]) -> list[bytes]:
                 continue
             version, iphl = 4, 20
             key = packet[12:24]
-            ok = _U16.unpack_from(packet, 2)[0] == n and not packet[6] & 0x3F and not packet[7]
-            ip_match = packet[1:2] + packet[8:9] + bytes((packet[6],))
+            ok = unpack_u16(packet, 2)[0] == n and not packet[6] & 0x3F and not packet[7]
+            ip_match = packet[1:2] + packet[6:9]  # TOS; DF; TTL
         elif b0 >> 4 == 6:
-            if packet[6] != _TCP or n < 60:
+            if packet[6] != _TCP or n < 61:
                 out.append(packet)
                 continue
             version, iphl = 6, 40
             key = packet[8:44]
-            ok = _U16.unpack_from(packet, 4)[0] == n - 40
-            ip_match = packet[0:4] + packet[7:8]
+            ok = unpack_u16(packet, 4)[0] == n - 40
+            ip_match = packet[0:4] + packet[7:8]  # traffic class, flow label; hop limit
         else:
             if b0 >> 4 == 4 and n > 20 and packet[9] == _TCP:
                 ihl = (b0 & 0x0F) * 4
@@ -338,11 +409,12 @@ def coalesce(packets: list[bytes]) -> list[bytes]:
             runs.pop(key, None)  # keeps the flow's order: nothing after this joins an older run
             out.append(packet)
             continue
-        seq = _U32.unpack_from(packet, iphl + 4)[0]
+        seq = unpack_u32(packet, iphl + 4)[0]
         psh = flags == _ACK | _PSH
+        # ACK number, data offset; window; urgent pointer and options: equal in a run
         match = ip_match + packet[iphl + 8 : iphl + 13] + packet[iphl + 14 : iphl + 16]
-        if thl > 20:
-            match += packet[iphl + 20 : hl]
+        match += packet[iphl + 18 : hl]
+        vary = n - iphl + seq + flags + unpack_u16(packet, iphl + _TCP_CSUM)[0]
         run = runs.get(key)
         if (
             run is not None
@@ -350,9 +422,17 @@ def coalesce(packets: list[bytes]) -> list[bytes]:
             and run.next_seq == seq
             and size <= run.gso_size
             and run.size + size <= _MAX_IP
-            and (run.payloads or _segment_ok(run.first, version, iphl))
-            and _segment_ok(packet, version, iphl)
+            and (
+                not partial
+                or (
+                    (run.payloads or _segment_ok(run.first, version, iphl))
+                    and _segment_ok(packet, version, iphl)
+                )
+            )
         ):
+            parity = (run.size - run.hl) & 1
+            run.acc[parity] += vary
+            run.swapped[parity] += 1
             run.payloads.append(packet[hl:])
             run.size += size
             run.next_seq = (seq + size) & 0xFFFFFFFF
@@ -360,12 +440,13 @@ def coalesce(packets: list[bytes]) -> list[bytes]:
                 run.psh = psh
                 del runs[key]  # PSH or a short segment ends a run
             continue
-        run = _Run(packet, iphl, hl, match, seq, size, psh)
+        run = _Run(packet, version, iphl, hl, match, seq, size, psh, vary)
         out.append(run)
         if psh:
             runs.pop(key, None)
         else:
             runs[key] = run
     return [
-        ZERO_VNET_HDR + item if isinstance(item, bytes) else _super_packet(item) for item in out
+        ZERO_VNET_HDR + item if isinstance(item, bytes) else _super_packet(item, partial)
+        for item in out
     ]

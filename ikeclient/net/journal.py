@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ikeclient.errors import NetError
 from ikeclient.net.undo import UNDO_HANDLERS, UndoFailed, UndoHandler
 
@@ -50,7 +48,7 @@ FORMAT_NAME = "ikeclient-undo"
 FORMAT_VERSION = 1
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
-_START_TIME_TOLERANCE = 0.05  # seconds; psutil's create_time is stable to the clock tick
+_START_TIME_TOLERANCE = 0.5  # clock ticks: start times compare exactly
 
 
 def current_netns() -> int | None:
@@ -61,27 +59,42 @@ def current_netns() -> int | None:
         return None
 
 
-def process_start_time(pid: int) -> float | None:
-    """The start time of process ``pid`` (seconds since the epoch), or None if it is gone."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces)."""
     try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started, in clock ticks since boot (proc(5) field 22), or None.
+
+    Read from /proc rather than through psutil: this runs at every start and psutil takes
+    longer to import than the whole lookup. A PID reused by another process has another
+    start time, so (pid, start time) names one process.
+    """
+    fields = _proc_stat(pid)
+    if fields is None or len(fields) < 20:
+        return None
+    try:
+        return float(fields[19])  # field 22 overall; fields[0] is field 3 (state)
+    except ValueError:
         return None
 
 
 def owner_alive(pid: int, start_time: float | None) -> bool:
     """True while the process that wrote a journal still runs (same pid, same start time)."""
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        created = float(proc.create_time())
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+    fields = _proc_stat(pid)
+    if fields is None or not fields or fields[0] in ("Z", "X"):
         return False
-    except psutil.AccessDenied:
-        return True  # cannot tell: assume it lives rather than undo a live client's changes
     if start_time is None:
         return True
+    created = process_start_time(pid)
+    if created is None:
+        return False
     return abs(created - start_time) <= _START_TIME_TOLERANCE
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 PID_SUFFIX = ".pid"
 STATUS_SUFFIX = ".json"
 LOG_SUFFIX = ".log"
@@ -83,12 +81,14 @@ class StateFiles:
 def is_ikeclient(pid: int) -> bool:
     """True when ``pid`` is a live process running ikeclient (not a reused PID)."""
     try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return any("ikeclient" in part for part in proc.cmdline())
-    except (psutil.Error, OSError):
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read()
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
         return False
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X", b"") and b"ikeclient" in cmdline
 
 
 def running_connections(directory: Path) -> list[StateFiles]:

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from ikeclient.errors import NetError
 from ikeclient.net.journal import (
     UndoJournal,
     current_netns,
+    process_start_time,
     read_journal,
     recover_stale,
 )
@@ -72,7 +72,9 @@ def test_header_and_entries_are_json_lines(tmp_path: Path) -> None:
     assert header["journal"] == "ikeclient-undo" and header["version"] == 1
     assert header["name"] == "work"
     assert header["pid"] == os.getpid()
-    assert header["start_time"] == pytest.approx(psutil.Process().create_time(), abs=0.05)
+    assert header["start_time"] == process_start_time(os.getpid())
+    stat = Path("/proc/self/stat").read_text()
+    assert header["start_time"] == float(stat.rsplit(")", 1)[1].split()[19])
     assert header["netns"] == current_netns()
     assert entry == {
         "seq": seq,
@@ -206,8 +208,8 @@ def test_reopening_our_own_journal_continues_it(tmp_path: Path) -> None:
 
 def test_live_owner_blocks_a_second_client(tmp_path: Path) -> None:
     path = tmp_path / "work.journal"
-    parent = psutil.Process(os.getppid())
-    write_journal(path, {"pid": parent.pid, "start_time": parent.create_time()})
+    parent = os.getppid()
+    write_journal(path, {"pid": parent, "start_time": process_start_time(parent)})
     with pytest.raises(NetError, match="already active"):
         UndoJournal(path).open()
 
@@ -233,11 +235,12 @@ def test_recover_stale(tmp_path: Path) -> None:
     files = {name: tmp_path / f"{name}.txt" for name in ("dead", "reused", "live", "foreign")}
     for file in files.values():
         file.write_bytes(b"ours\n")
-    me = psutil.Process()
+    me_pid, me_start = os.getpid(), process_start_time(os.getpid())
+    assert me_start is not None
     headers = {
         "dead": {"pid": dead_pid(), "start_time": 1.0},
-        "reused": {"pid": me.pid, "start_time": me.create_time() - 1000},  # pid reuse
-        "live": {"pid": me.pid, "start_time": me.create_time()},
+        "reused": {"pid": me_pid, "start_time": me_start - 1000},  # pid reuse
+        "live": {"pid": me_pid, "start_time": me_start},
         "foreign": {"pid": dead_pid(), "start_time": 1.0, "netns": 1},  # other namespace
     }
     journals = tmp_path / "journals"
