@@ -73,8 +73,8 @@ def test_header_and_entries_are_json_lines(tmp_path: Path) -> None:
     assert header["name"] == "work"
     assert header["pid"] == os.getpid()
     assert header["start_time"] == process_start_time(os.getpid())
-    stat = Path("/proc/self/stat").read_text()
-    assert header["start_time"] == float(stat.rsplit(")", 1)[1].split()[19])
+    proc_stat = Path("/proc/self/stat").read_text()
+    assert header["start_time"] == float(proc_stat.rsplit(")", 1)[1].split()[19])
     assert header["netns"] == current_netns()
     assert entry == {
         "seq": seq,
