@@ -375,7 +375,7 @@ def coalesce(packets: list[bytes], *, partial: bool = False) -> list[bytes]:
     unpack_u32 = _U32.unpack_from
     for packet in packets:
         n = len(packet)
-        if n < 41:
+        if n < 40:
             out.append(packet)
             continue
         b0 = packet[0]
@@ -388,7 +388,7 @@ def coalesce(packets: list[bytes], *, partial: bool = False) -> list[bytes]:
             ok = unpack_u16(packet, 2)[0] == n and not packet[6] & 0x3F and not packet[7]
             ip_match = packet[1:2] + packet[6:9]  # TOS; DF; TTL
         elif b0 >> 4 == 6:
-            if packet[6] != _TCP or n < 61:
+            if packet[6] != _TCP or n < 60:
                 out.append(packet)
                 continue
             version, iphl = 6, 40

@@ -344,13 +344,37 @@ def kernel_view(header: VnetHeader, packet: bytes) -> bytes:
     return packet
 
 
-def test_coalesce_one_flow_ipv4() -> None:
+def kernel_split(header: VnetHeader, packet: bytes) -> list[bytes]:
+    """The kernel's segmentation of a GSO write (it finds the TCP header itself)."""
+    iphl = 20 if packet[0] >> 4 == 4 else 40
+    assert header.hdr_len == iphl + (packet[iphl + 12] >> 4) * 4
+    if header.flags & NEEDS_CSUM:
+        assert (header.csum_start, header.csum_offset) == (iphl, 16)
+    pieces = split_tcp(packet, header._replace(csum_start=iphl, csum_offset=16))
+    assert pieces is not None
+    return pieces
+
+
+MODES = pytest.mark.parametrize("partial", [False, True], ids=["full-csum", "needs-csum"])
+
+
+@MODES
+def test_coalesce_one_flow_ipv4(partial: bool) -> None:
     segments = stream4([1348] * 5 + [700], options=TS_OPTIONS, last_flags="PA")
-    ((header, packet),) = unwrap(coalesce(segments))
-    assert header.flags == NEEDS_CSUM and header.gso_type == GSO_TCPV4
+    ((header, packet),) = unwrap(coalesce(segments, partial=partial))
+    assert header.gso_type == GSO_TCPV4
     assert header.gso_size == 1348
-    assert header.csum_start == 20 and header.csum_offset == 16
     assert header.hdr_len == 20 + 32
+    if not partial:
+        assert header.flags == 0
+        assert l4_ok(packet, 20)  # a complete checksum, for the kernel to verify
+        again = kernel_split(header, packet)
+        assert len(again) == 6
+        for s, o in zip(again, segments, strict=True):
+            assert s == o or checksum_zero_variant(s, o)
+        return
+    assert header.flags == NEEDS_CSUM
+    assert header.csum_start == 20 and header.csum_offset == 16
     ip = IP(packet)
     assert ip.len == len(packet) == 52 + 5 * 1348 + 700
     assert ip4_header_ok(packet)
@@ -368,20 +392,21 @@ def test_coalesce_one_flow_ipv4() -> None:
         assert s == o or checksum_zero_variant(s, o)
 
 
-def test_coalesce_one_flow_ipv6() -> None:
+@MODES
+@pytest.mark.parametrize("size", [1220, 1221])
+def test_coalesce_one_flow_ipv6(partial: bool, size: int) -> None:
     segments = []
     seq = 77
     for _ in range(4):
-        segments.append(tcp6(os.urandom(1220), seq=seq))
-        seq += 1220
-    ((header, packet),) = unwrap(coalesce(segments))
-    assert header.gso_type == GSO_TCPV6 and header.gso_size == 1220 and header.csum_start == 40
-    assert IPv6(packet).plen == len(packet) - 40 == 20 + 4 * 1220
+        segments.append(tcp6(os.urandom(size), seq=seq))
+        seq += size
+    ((header, packet),) = unwrap(coalesce(segments, partial=partial))
+    assert header.gso_type == GSO_TCPV6 and header.gso_size == size
+    assert header.csum_start == (40 if partial else 0)
+    assert IPv6(packet).plen == len(packet) - 40 == 20 + 4 * size
     assert l4_ok(kernel_view(header, packet), 40)
-    again = split_tcp(packet, header)
-    assert again == segments or all(
-        checksum_zero_variant(a, b) for a, b in zip(again or [], segments, strict=True)
-    )
+    again = kernel_split(header, packet)
+    assert all(checksum_zero_variant(a, b) for a, b in zip(again, segments, strict=True))
 
 
 def test_interleaved_flows_coalesce_separately_in_order() -> None:
@@ -469,16 +494,34 @@ def test_a_non_candidate_closes_its_flow_run() -> None:
     assert [len(p) for _, p in out] == [240, 40, 140]
 
 
-def test_bad_checksum_is_not_merged() -> None:
+def test_bad_checksum_spoils_the_super_packet() -> None:
+    """Without NEEDS_CSUM a corrupt segment merges, and the kernel drops the whole run."""
+    for corrupt in range(3):
+        packets = stream4([100, 100, 99])
+        bad = bytearray(packets[corrupt])
+        bad[-1] ^= 0x5A
+        packets[corrupt] = bytes(bad)
+        ((header, packet),) = unwrap(coalesce(packets))
+        assert header.gso_type == GSO_TCPV4
+        assert not l4_ok(packet, 20)
+        packets = stream4([101, 101, 100])  # odd size: payloads at odd offsets
+        assert l4_ok(unwrap(coalesce(packets))[0][1], 20)
+        bad = bytearray(packets[corrupt])
+        bad[40 + corrupt] ^= 0x01
+        packets[corrupt] = bytes(bad)
+        assert not l4_ok(unwrap(coalesce(packets))[0][1], 20)
+
+
+def test_bad_checksum_is_not_merged_with_needs_csum() -> None:
     packets = stream4([100, 100, 100])
     bad = bytearray(packets[1])
     bad[-1] ^= 0xFF
-    out = unwrap(coalesce([packets[0], bytes(bad), packets[2]]))
+    out = unwrap(coalesce([packets[0], bytes(bad), packets[2]], partial=True))
     # the corrupt segment goes to the kernel as it is (which drops it); nothing merges over it
     assert [p for _, p in out] == [packets[0], bytes(bad), packets[2]]
     bad_first = bytearray(packets[0])
     bad_first[-1] ^= 0xFF
-    out = unwrap(coalesce([bytes(bad_first), packets[1], packets[2]]))
+    out = unwrap(coalesce([bytes(bad_first), packets[1], packets[2]], partial=True))
     assert out[0] == (VnetHeader(), bytes(bad_first))
     assert len(out) == 2 and len(out[1][1]) == 40 + 200
 
@@ -503,23 +546,22 @@ def test_runs_stay_within_64k() -> None:
     assert len(out) == 2
 
 
-def test_coalesce_then_split_round_trips_random_streams() -> None:
+@MODES
+def test_coalesce_then_split_round_trips_random_streams(partial: bool) -> None:
     rng = random.Random(7)
     for _ in range(30):
         mss = rng.choice([536, 1000, 1348, 1360, 1361])
         count = rng.randint(2, 50)
         sizes = [mss] * (count - 1) + [rng.randint(1, mss)]
         packets = stream4(sizes, seq=rng.getrandbits(32), ident=rng.getrandbits(16))
-        out = unwrap(coalesce(packets))
+        out = unwrap(coalesce(packets, partial=partial))
         again: list[bytes] = []
         for header, packet in out:
             if header.gso_type == GSO_NONE:
                 again.append(packet)
                 continue
             assert l4_ok(kernel_view(header, packet), 20)
-            pieces = split_tcp(packet, header)
-            assert pieces is not None
-            again.extend(pieces)
+            again.extend(kernel_split(header, packet))
         assert len(again) == len(packets)
         for a, b in zip(again, packets, strict=True):
             assert a == b or checksum_zero_variant(a, b)
