@@ -83,7 +83,6 @@ _ACK: Final = 0x10
 _CWR: Final = 0x80
 _M: Final = 0xFFFF
 _MAX_IP: Final = 0xFFFF
-_FOLD_MIN: Final = 96  # bytes
 _MASKS: dict[int, int] = {}
 
 
@@ -119,7 +118,7 @@ def ones_sum(data: bytes | bytearray | memoryview) -> int:
     x = int.from_bytes(data, "little")
     # Halve the number by adding its two halves (cut at a multiple of 16 bits: 2^16k = 1
     # modulo 0xFFFF) until it is small: cheaper than one long division by 0xFFFF.
-    while n > _FOLD_MIN:
+    while n > 256:
         bits = ((n + 3) >> 2) << 4
         mask = _MASKS.get(bits)
         if mask is None:

@@ -81,11 +81,13 @@ class TunDevice:
     ``name=None`` picks the first free ``ikc<n>``. The fd is non-blocking: :meth:`read` raises
     ``BlockingIOError`` when no packet is waiting (wait on :meth:`fileno` with a selector).
 
-    ``offload=True`` opens it with ``IFF_VNET_HDR`` (every read and write then starts with a
-    10-byte ``virtio_net_hdr``, see ``ikeclient.esp.offload``) and asks for checksum and TCP
-    segmentation offload (``TUNSETOFFLOAD``): reads may then be TCP super-packets of up to
-    64 KB. ``vnet_hdr`` and ``tso`` say what the kernel granted: a kernel that refuses the
-    flag gives a plain TUN, one that refuses the offloads a virtio header without them.
+    ``offload=True`` opens it with ``IFF_VNET_HDR``: every read and write then starts with a
+    10-byte ``virtio_net_hdr`` (see ``ikeclient.esp.offload``), and writes may be coalesced
+    TCP super-packets. ``tso=True`` also asks for checksum and TCP segmentation offload
+    (``TUNSETOFFLOAD``): reads may then be TCP super-packets of up to 64 KB, with their
+    checksums left to us. ``vnet_hdr`` and ``tso`` say what the kernel granted: a kernel
+    that refuses the flag gives a plain TUN, one that refuses the offloads a virtio header
+    without them.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class TunDevice:
         *,
         device: str = TUN_DEVICE,
         offload: bool = False,
+        tso: bool = False,
     ) -> None:
         if name is not None and not _NAME_RE.fullmatch(name):
             raise TunError(f"invalid TUN name {name!r}: 1-15 letters, digits, '_', '.', '-'")
@@ -126,7 +129,7 @@ class TunDevice:
         self.mtu = mtu
         self._fd = int(self._tun.fileno())
         os.set_blocking(self._fd, False)
-        if self.vnet_hdr:
+        if self.vnet_hdr and tso:
             try:
                 fcntl.ioctl(self._fd, TUNSETOFFLOAD, TCP_OFFLOADS)
             except OSError as exc:

@@ -9,13 +9,16 @@ session hands it and by two readers on the session's event loop:
 - an ESP datagram arrived on the UDP socket (the session demultiplexes IKE from ESP
   by the non-ESP marker, RFC 3948 §2.2) → decapsulate, write the inner packet to the TUN.
 
-TUN offloads (``TunnelOptions.tun_offload``, the wireguard-go way): the TUN is opened with
-``IFF_VNET_HDR`` and TSO. A read may then be a TCP super-packet of up to 64 KB, which
-``ikeclient.esp.offload.from_tun`` cuts into MSS-size segments (one read system call for
-dozens of packets, and the kernel's TCP stack runs once per super-packet); the other way,
-the decapsulated packets of one socket wake-up are queued by :meth:`Tunnel.receive_esp` and
-written by :meth:`Tunnel.flush_tun`, consecutive segments of a TCP flow coalesced into one
-GSO write (GRO). A kernel that refuses the offloads gets plain reads and writes.
+TUN offloads, the wireguard-go way. ``TunnelOptions.tun_offload`` opens the TUN with
+``IFF_VNET_HDR``: the decapsulated packets of one socket wake-up are queued by
+:meth:`Tunnel.receive_esp` and written by :meth:`Tunnel.flush_tun`, consecutive segments
+of a TCP flow coalesced into one GSO write (GRO): one write system call and one pass
+through the kernel's TCP receive path (and fewer ACKs) for up to 64 KB.
+``TunnelOptions.tun_tso`` also turns on TSO: a read may then be a TCP super-packet of up
+to 64 KB, which ``ikeclient.esp.offload.from_tun`` cuts into MSS-size segments. That saves
+read system calls but costs a checksum over every byte in Python, which costs more than it
+saves here (bench/throughput.py): off by default. A kernel that refuses the offloads gets
+plain reads and writes.
 
 Why one thread and one event loop: the per-packet cost is a read system call, one AEAD
 call and a send system call; batching the readers (drain up to ``BATCH`` packets per
@@ -81,7 +84,8 @@ class TunnelOptions:
     tun_name: str | None = None
     replay_window: int = 1024
     udp_gso: bool = True
-    tun_offload: bool = True
+    tun_offload: bool = True  # IFF_VNET_HDR: coalesced (GRO) writes to the TUN
+    tun_tso: bool = False  # TSO reads from the TUN, split here (slower in Python so far)
 
 
 @dataclass(slots=True)
@@ -224,12 +228,15 @@ class Tunnel:
         # Opened here rather than by host.open_tun, which knows no offloads: the journal
         # records it all the same, and close() closes it.
         tun = TunDevice(
-            self.host.journal, self.options.tun_name, self.mtu, offload=self.options.tun_offload
+            self.host.journal,
+            self.options.tun_name,
+            self.mtu,
+            offload=self.options.tun_offload,
+            tso=self.options.tun_tso,
         )
         self._tun = tun
         self._tun_fd = tun.fileno()
-        self._vnet = tun.vnet_hdr
-        self._gro = tun.vnet_hdr and tun.tso
+        self._vnet = self._gro = tun.vnet_hdr
         addresses = list(self._config.addresses) if self._config is not None else []
         self.routes = routed_subnets(child, self._config)
         applied = self.host.apply(
@@ -244,12 +251,12 @@ class Tunnel:
         self.dns_backend = applied.dns_backend
         self._add_reader(self._tun_fd, self._on_tun_readable)
         logger.info(
-            "tunnel up: %s mtu %d, routes %s, DNS via %s, TUN offloads %s",
+            "tunnel up: %s mtu %d, routes %s, DNS via %s, TUN offloads: %s",
             tun.name,
             self.mtu,
             ", ".join(str(r) for r in self.routes),
             self.dns_backend,
-            "on" if self._gro else "off",
+            ("GRO+TSO" if tun.tso else "GRO") if self._gro else "off",
         )
 
     def on_child_deleted(self, spi_in: int) -> None:
