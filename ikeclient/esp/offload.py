@@ -13,17 +13,25 @@ With ``IFF_VNET_HDR`` every read from and write to the TUN carries a 10-byte
   holds the pseudo-header sum; :func:`from_tun` completes it.
 
 The other way, :func:`coalesce` merges consecutive in-order TCP segments of one flow
-from a batch of decapsulated packets into one super-packet (``gso_type`` TCPV4/6,
-``NEEDS_CSUM``, the TCP checksum field holding the pseudo-header sum), which the
-kernel takes as a virtio device's GRO'd packet: one write system call and one pass
-through the TCP receive path for up to 64 KB. The merge rules are those of the
-kernel's ``tcp_gro_receive`` (and wireguard-go's ``tun/offload_linux.go``): same
-addresses, ports, ACK number, window and TCP options; IPv4 without options or
-fragmentation with equal TOS, TTL and DF; IPv6 with equal version/traffic
-class/flow label word and hop limit; only ACK or ACK|PSH flags, PSH ending a run;
-contiguous sequence numbers; equal payload sizes, a smaller one ending a run.
-A segment is only merged if its own checksum verifies (``NEEDS_CSUM`` tells the
-kernel not to check it again); a bad one is written as it is, for the kernel to drop.
+from a batch of decapsulated packets into one super-packet (``gso_type`` TCPV4/TCPV6,
+``gso_size`` = the segment size), which the kernel takes like a virtio device's GRO'd
+packet: one write system call and one pass through the TCP receive path for up to 64 KB.
+The merge rules are those of the kernel's ``tcp_gro_receive`` (and wireguard-go's
+``tun/offload_linux.go``): same addresses, ports, ACK number, window, urgent pointer and
+TCP options (timestamps included); IPv4 without options or fragmentation with equal TOS,
+TTL and DF; IPv6 with equal version/traffic class/flow label and hop limit; only ACK or
+ACK|PSH flags, PSH ending a run; contiguous sequence numbers; equal payload sizes, a
+smaller one ending a run; at most 64 KB.
+
+The super-packet's TCP checksum, two ways:
+
+- default: a complete checksum, derived from the segments' own checksums without reading
+  a payload byte (each payload sums to minus its pseudo-header and TCP header). The kernel
+  verifies it over the whole super-packet as it would each segment, so a corrupt segment
+  still gets the run dropped (and resent by TCP), at C speed;
+- ``partial=True``: the virtio way wireguard-go uses, ``NEEDS_CSUM`` with the
+  pseudo-header sum in the field. The kernel then trusts the payload, so every segment's
+  checksum is verified here first: a pass over every byte in Python, about 2 µs a segment.
 
 Checksums in Python: the ones'-complement sum of big-endian 16-bit words is
 congruent to the bytes read as one integer modulo 0xFFFF (2^16 ≡ 1), so
@@ -262,46 +270,65 @@ class _Run:
 
     __slots__ = (
         "acc",
+        "count",
         "first",
         "gso_size",
+        "head",
         "hl",
         "iphl",
-        "match",
+        "len_adj",
+        "len_at",
+        "mask",
         "next_seq",
         "payloads",
         "psh",
         "size",
-        "swapped",
         "version",
     )
 
     def __init__(
-        self,
-        first: bytes,
-        version: int,
-        iphl: int,
-        hl: int,
-        match: bytes,
-        seq: int,
-        size: int,
-        psh: bool,
-        acc: int,
+        self, first: bytes, version: int, iphl: int, hl: int, seq: int, size: int, vary: int
     ) -> None:
         self.first = first
         self.version = version
         self.iphl = iphl
         self.hl = hl
-        self.match = match
         self.gso_size = size
         self.size = len(first)
         self.next_seq = (seq + size) & 0xFFFFFFFF
         self.payloads: list[bytes] = []
-        self.psh = psh
+        self.psh = False
+        # What must be equal in every segment's headers, as one masked integer.
+        self.mask = _header_mask(version, hl)
+        self.head = int.from_bytes(first[:hl], "big") & self.mask
+        self.len_at, self.len_adj = (2, 0) if version == 4 else (4, 40)
         # Per segment, what varies in its TCP checksum: length + sequence + flags + checksum
-        # field (its payload's sum is minus the rest); ``swapped`` for payloads that land at
-        # an odd offset of the super-packet (an odd gso_size), whose sum counts byte-swapped.
-        self.acc = [acc, 0]
-        self.swapped = [1, 0]  # segments counted in acc[0] / acc[1]
+        # field (its payload's sum is minus the rest). Index 1: payloads at an odd offset of
+        # the super-packet (an odd gso_size), whose sums count byte-swapped.
+        self.acc = [vary, 0]
+        self.count = [1, 0]
+
+
+_HEADER_MASKS: dict[tuple[int, int], int] = {}
+
+
+def _header_mask(version: int, hl: int) -> int:
+    """Ones over the header bytes every segment of a run shares: all but the IP length (and
+    IPv4 ID and checksum), the TCP sequence number, the PSH flag and the TCP checksum."""
+    mask = _HEADER_MASKS.get((version, hl))
+    if mask is None:
+        raw = bytearray(b"\xff" * hl)
+        iphl = 20 if version == 4 else 40
+        if version == 4:
+            raw[2:6] = b"\0\0\0\0"
+            raw[10:12] = b"\0\0"
+        else:
+            raw[4:6] = b"\0\0"
+        raw[iphl + 4 : iphl + 8] = b"\0\0\0\0"
+        raw[iphl + 13] = 0xFF & ~_PSH
+        raw[iphl + 16 : iphl + 18] = b"\0\0"
+        mask = _HEADER_MASKS[version, hl] = int.from_bytes(raw, "big")
+    return mask
 
 
 def _segment_ok(packet: bytes, version: int, iphl: int) -> bool:
@@ -346,7 +373,7 @@ def _super_packet(run: _Run, partial: bool) -> bytes:
         )
         common = pseudo + ones_sum(first[iphl:hl]) - seq0 - flags0 - csum0  # the fixed part
         even, odd = run.acc
-        n_even, n_odd = run.swapped
+        n_even, n_odd = run.count
         payloads = -(n_even * common + even) - 256 * (n_odd * common + odd)
         flags = head[iphl + 13]
         value = -(common + total - iphl + seq0 + flags + payloads) % _M
@@ -370,10 +397,47 @@ def coalesce(packets: list[bytes], *, partial: bool = False) -> list[bytes]:
     """
     out: list[bytes | _Run] = []
     runs: dict[bytes, _Run] = {}
+    last: _Run | None = None  # the run the previous packet joined: tried first
     unpack_u16 = _U16.unpack_from
     unpack_u32 = _U32.unpack_from
+    from_bytes = int.from_bytes
     for packet in packets:
         n = len(packet)
+        run = last
+        if run is not None:
+            # Fast path: the next segment of the previous packet's run.
+            hl = run.hl
+            size = n - hl
+            iphl = run.iphl
+            if (
+                0 < size <= run.gso_size
+                and run.size + size <= _MAX_IP
+                and from_bytes(packet[:hl], "big") & run.mask == run.head
+                and unpack_u32(packet, iphl + 4)[0] == run.next_seq
+                and unpack_u16(packet, run.len_at)[0] + run.len_adj == n
+                and (
+                    not partial
+                    or (
+                        (run.payloads or _segment_ok(run.first, run.version, iphl))
+                        and _segment_ok(packet, run.version, iphl)
+                    )
+                )
+            ):
+                flags = packet[iphl + 13]
+                parity = (run.size - hl) & 1
+                run.acc[parity] += (
+                    n - iphl + run.next_seq + flags + unpack_u16(packet, iphl + 16)[0]
+                )
+                run.count[parity] += 1
+                run.payloads.append(packet[hl:])
+                run.size += size
+                run.next_seq = (run.next_seq + size) & 0xFFFFFFFF
+                if flags & _PSH or size < run.gso_size:
+                    run.psh = bool(flags & _PSH)
+                    del runs[packet[12:24] if run.version == 4 else packet[8:44]]
+                    last = None  # PSH or a short segment ends a run
+                continue
+        last = None
         if n < 40:
             out.append(packet)
             continue
@@ -383,19 +447,15 @@ def coalesce(packets: list[bytes], *, partial: bool = False) -> list[bytes]:
                 out.append(packet)
                 continue
             version, iphl = 4, 20
-            key = packet[12:24]
             ok = unpack_u16(packet, 2)[0] == n and not packet[6] & 0x3F and not packet[7]
-            ip_match = packet[1:2] + packet[6:9]  # TOS; DF; TTL
         elif b0 >> 4 == 6:
             if packet[6] != _TCP or n < 60:
                 out.append(packet)
                 continue
             version, iphl = 6, 40
-            key = packet[8:44]
             ok = unpack_u16(packet, 4)[0] == n - 40
-            ip_match = packet[0:4] + packet[7:8]  # traffic class, flow label; hop limit
         else:
-            if b0 >> 4 == 4 and n > 20 and packet[9] == _TCP:
+            if runs and b0 >> 4 == 4 and n > 20 and packet[9] == _TCP:
                 ihl = (b0 & 0x0F) * 4
                 runs.pop(packet[12:20] + packet[ihl : ihl + 4], None)
             out.append(packet)
@@ -405,19 +465,18 @@ def coalesce(packets: list[bytes], *, partial: bool = False) -> list[bytes]:
         flags = packet[iphl + 13]
         size = n - hl
         if not ok or thl < 20 or size <= 0 or (flags != _ACK and flags != _ACK | _PSH):
-            runs.pop(key, None)  # keeps the flow's order: nothing after this joins an older run
+            if runs:  # keep the flow's order: nothing after this joins an older run
+                runs.pop(packet[12:24] if version == 4 else packet[8:44], None)
             out.append(packet)
             continue
+        key = packet[12:24] if version == 4 else packet[8:44]
         seq = unpack_u32(packet, iphl + 4)[0]
-        psh = flags == _ACK | _PSH
-        # ACK number, data offset; window; urgent pointer and options: equal in a run
-        match = ip_match + packet[iphl + 8 : iphl + 13] + packet[iphl + 14 : iphl + 16]
-        match += packet[iphl + 18 : hl]
         vary = n - iphl + seq + flags + unpack_u16(packet, iphl + _TCP_CSUM)[0]
         run = runs.get(key)
         if (
             run is not None
-            and run.match == match
+            and run.hl == hl
+            and from_bytes(packet[:hl], "big") & run.mask == run.head
             and run.next_seq == seq
             and size <= run.gso_size
             and run.size + size <= _MAX_IP
@@ -429,22 +488,24 @@ def coalesce(packets: list[bytes], *, partial: bool = False) -> list[bytes]:
                 )
             )
         ):
-            parity = (run.size - run.hl) & 1
+            parity = (run.size - hl) & 1
             run.acc[parity] += vary
-            run.swapped[parity] += 1
+            run.count[parity] += 1
             run.payloads.append(packet[hl:])
             run.size += size
             run.next_seq = (seq + size) & 0xFFFFFFFF
-            if psh or size < run.gso_size:
-                run.psh = psh
+            if flags & _PSH or size < run.gso_size:
+                run.psh = bool(flags & _PSH)
                 del runs[key]  # PSH or a short segment ends a run
+            else:
+                last = run
             continue
-        run = _Run(packet, version, iphl, hl, match, seq, size, psh, vary)
+        run = _Run(packet, version, iphl, hl, seq, size, vary)
         out.append(run)
-        if psh:
+        if flags & _PSH:
             runs.pop(key, None)
         else:
-            runs[key] = run
+            runs[key] = last = run
     return [
         ZERO_VNET_HDR + item if isinstance(item, bytes) else _super_packet(item, partial)
         for item in out

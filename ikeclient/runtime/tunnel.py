@@ -95,8 +95,10 @@ class TunnelCounters:
     tun_packets_read: int = 0
     tun_write_drops: int = 0
     tun_read_drops: int = 0
-    tso_reads: int = 0
-    gro_writes: int = 0
+    tso_reads: int = 0  # TSO super-packets read (and split)
+    tun_batches: int = 0  # flushes of queued packets to the TUN
+    tun_packets_written: int = 0
+    gro_writes: int = 0  # coalesced (GSO) writes
     udp_send_drops: int = 0
     keepalives_sent: int = 0
 
@@ -304,19 +306,22 @@ class Tunnel:
         fd = self._tun_fd
         if fd < 0:
             return
+        counters = self.counters
+        counters.tun_batches += 1
+        counters.tun_packets_written += len(pending)
         buffers = coalesce(pending) if self._gro else [ZERO_VNET_HDR + p for p in pending]
         write = os.write
         for buf in buffers:
             try:
                 write(fd, buf)
             except OSError as exc:
-                self.counters.tun_write_drops += 1
+                counters.tun_write_drops += 1
                 if exc.errno == errno.EINVAL and buf[1] and self._gro:
                     logger.info("the TUN refused a coalesced write (%s): no more GRO", exc)
                     self._gro = False
             else:
                 if buf[1]:
-                    self.counters.gro_writes += 1
+                    counters.gro_writes += 1
 
     def _on_tun_readable(self) -> None:
         fd, dest = self._tun_fd, self._dest
@@ -435,6 +440,17 @@ class Tunnel:
         if self.closed:
             return []
         self.closed = True
+        c = self.counters
+        if self._vnet:
+            logger.info(
+                "TUN offloads: %d packets read, %d TSO super-packets; %d written in %d batches,"
+                " %d GRO writes",
+                c.tun_packets_read,
+                c.tso_reads,
+                c.tun_packets_written,
+                c.tun_batches,
+                c.gro_writes,
+            )
         if self._tun_fd >= 0:
             self._remove_reader(self._tun_fd)
             self._tun_fd = -1
