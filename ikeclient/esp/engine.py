@@ -135,6 +135,7 @@ class _Outbound:
         "remote",
         "seq",
         "seq_max",
+        "simple4",
         "spi_in",
         "spi_out",
     )
@@ -150,7 +151,19 @@ class _Outbound:
         self.local = SelectorSet(config.local_ts)
         self.remote = SelectorSet(config.remote_ts)
         self.needs_flow = self.local.needs_flow or self.remote.needs_flow
+        self.simple4 = _simple_v4(config)
         self.counters = counters
+
+
+def _simple_v4(config: EspSaConfig) -> tuple[int, int, int, int] | None:
+    """(local start, local end, remote start, remote end) when each side is one IPv4 range
+    for any protocol and port: the common road-warrior SA, matched inline per packet."""
+    if len(config.local_ts) != 1 or len(config.remote_ts) != 1:
+        return None
+    local, remote = config.local_ts[0], config.remote_ts[0]
+    if local.version != 4 or remote.version != 4 or local.needs_flow or remote.needs_flow:
+        return None
+    return local.start, local.end, remote.start, remote.end
 
 
 class _Inbound:
@@ -165,6 +178,7 @@ class _Inbound:
         "min_len",
         "needs_flow",
         "remote",
+        "simple4",
         "trim",
         "window",
     )
@@ -181,6 +195,7 @@ class _Inbound:
         self.local = SelectorSet(config.local_ts)
         self.remote = SelectorSet(config.remote_ts)
         self.needs_flow = self.local.needs_flow or self.remote.needs_flow
+        self.simple4 = _simple_v4(config)
         self.counters = counters
 
 
@@ -311,6 +326,11 @@ class EspEngine:
             return None
         flow = None
         for sa in self._outbound:
+            simple = sa.simple4
+            if simple is not None:
+                if version == 4 and simple[0] <= src <= simple[1] and simple[2] <= dst <= simple[3]:
+                    break
+                continue
             if sa.needs_flow:
                 if flow is None:
                     flow = flow_ports(packet, version)
@@ -414,7 +434,10 @@ class EspEngine:
             return None
         inner = payload[:total]  # strips TFC padding (RFC 4303 §2.7)
 
-        if sa.needs_flow:
+        simple = sa.simple4
+        if simple is not None:
+            ok = version == 4 and simple[2] <= src <= simple[3] and simple[0] <= dst <= simple[1]
+        elif sa.needs_flow:
             protocol, sport, dport = flow_ports(inner, version)
             ok = sa.remote.match(version, src, protocol, sport) and sa.local.match(
                 version, dst, protocol, dport
