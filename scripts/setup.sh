@@ -26,6 +26,7 @@ PACKAGES=(
     nftables
     iputils-ping
     iperf3
+    sudo                      # ikeclient up as a normal user hands the tunnel part to sudo
     tshark                    # tshark + dumpcap: the --keylog interop test decrypts a capture
     python3-venv
     python3-dev
@@ -35,7 +36,7 @@ PACKAGES=(
 PLUGINDIR=/usr/lib/ipsec/plugins
 have_everything() {
     local cmd
-    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 tshark dumpcap gcc; do
+    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 tshark dumpcap gcc sudo; do
         command -v "$cmd" >/dev/null 2>&1 || { log "missing: $cmd"; return 1; }
     done
     local plugin

@@ -23,6 +23,7 @@ import shutil
 import signal
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,15 +105,19 @@ def _run_privileged_half(req: UpRequest, profile: Profile, psk: bytes) -> int:
     """Run ``up`` again under sudo; the secret goes over standard input, never argv/env."""
     import subprocess  # noqa: PLC0415
 
-    argv = ["sudo", "--", sys.executable, "-m", "ikeclient", "up", str(profile_path(req.profile))]
-    argv += ["--secret-stdin", "--state-dir", str(req.state_dir)]
+    path = profile_path(req.profile).resolve()
+    # The same program again: this zipapp (the portable build), or the installed package.
+    me = os.path.abspath(sys.argv[0])
+    program = [me] if zipfile.is_zipfile(me) else ["-m", "ikeclient"]
+    argv = ["sudo", "--", sys.executable, *program, "up", str(path)]
+    argv += ["--secret-stdin", "--state-dir", str(req.state_dir.resolve())]
     argv += ["-v"] * req.verbose
     if req.once:
         argv.append("--once")
     if req.detach:
         argv.append("--detach")
     if req.keylog is not None:
-        argv += ["--keylog", str(req.keylog)]
+        argv += ["--keylog", str(req.keylog.resolve())]
     typer.echo("ikeclient: the tunnel needs CAP_NET_ADMIN; asking sudo for it", err=True)
     with subprocess.Popen(argv, stdin=subprocess.PIPE) as child:
         assert child.stdin is not None

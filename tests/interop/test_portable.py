@@ -5,6 +5,8 @@ Python: it shows its help and connects to the lab gateway, with no venv and no s
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from tests.conftest import require_root
 from tests.lab import GatewayConfig, Lab
 from tests.lab.ikeclient import REPO_ROOT, state_dir, write_profile
+from tests.lab.strongswan import DEFAULT_PSK
 
 pytestmark = pytest.mark.interop
 
@@ -67,3 +70,81 @@ def test_portable_build_connects_to_the_lab_gateway(pyz: Path, tmp_path: Path) -
         assert "tunnel up on ikc0" in res.stdout
         gw.wait_for_no_sa(timeout=5)
         assert not os.path.exists(state_dir(lab) / "portable.pid")
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def test_a_normal_user_at_a_terminal_gets_the_tunnel_through_sudo(
+    pyz: Path, tmp_path: Path
+) -> None:
+    """The privilege design: a user without CAP_NET_ADMIN runs ``up`` at a terminal; the
+    secret is asked for (no keyring backend in the portable build), then the privileged half
+    runs under sudo and receives the secret on its standard input, never in its argv."""
+    require_root()
+    if not Path(SYSTEM_PYTHON).exists() or shutil.which("sudo") is None:
+        pytest.fail("this test needs /usr/bin/python3 and sudo (scripts/setup.sh installs sudo)")
+    user = f"ikc{secrets.token_hex(3)}"
+    home = Path(f"/home/{user}")
+    sudoers = Path(f"/etc/sudoers.d/ikeclient-test-{user}")
+    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/sh", user], check=True)
+    try:
+        sudoers.write_text(f"{user} ALL=(root) NOPASSWD: {SYSTEM_PYTHON}\n")
+        sudoers.chmod(0o440)
+        with Lab() as lab:
+            gw = lab.start_gateway(GatewayConfig())
+            source = write_profile(lab, "sudo", psk_file=None)
+            profile = home / "sudo.toml"
+            shutil.copyfile(source, profile)
+            shutil.chown(profile, user, user)
+            user_pyz = home / "ikeclient.pyz"
+            shutil.copyfile(pyz, user_pyz)
+            shutil.chown(user_pyz, user, user)
+            command = (
+                f"{SYSTEM_PYTHON} -I {user_pyz} up {profile} --once --state-dir {state_dir(lab)}"
+            )
+            proc = lab.popen(
+                lab.client_ns,
+                ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups",
+                 "env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", "TERM=dumb",
+                 "script", "-qec", command, "/dev/null"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            assert proc.stdin is not None and proc.stdout is not None
+            out = _read_until(proc.stdout.fileno(), b"pre-shared key for sudo: ", 60)
+            # Typed at the prompt (getpass flushes anything typed ahead of it).
+            proc.stdin.write(DEFAULT_PSK.encode() + b"\n")
+            proc.stdin.flush()
+            out += _read_until(proc.stdout.fileno(), None, 120)
+            code = proc.wait(30)
+            text = out.decode("utf-8", "replace")
+            assert code == 0, text
+            assert "asking sudo for it" in text
+            assert "tunnel up on ikc0" in text
+            assert DEFAULT_PSK not in text  # not echoed, not printed
+            gw.wait_for_no_sa(timeout=5)
+    finally:
+        sudoers.unlink(missing_ok=True)
+        subprocess.run(["userdel", "-r", user], check=False, capture_output=True)
+
+
+def _read_until(fd: int, marker: bytes | None, timeout: float) -> bytes:
+    """Read a pipe until ``marker`` appears (or, with None, until it closes); bounded in time."""
+    import select  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+        if marker is not None and marker in data:
+            break
+    return data
