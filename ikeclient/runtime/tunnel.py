@@ -309,7 +309,12 @@ class Tunnel:
         counters = self.counters
         counters.tun_batches += 1
         counters.tun_packets_written += len(pending)
-        buffers = coalesce(pending) if self._gro else [ZERO_VNET_HDR + p for p in pending]
+        if len(pending) == 1:  # nothing to merge with: skip the parsing coalesce() does
+            buffers = [ZERO_VNET_HDR + pending[0]]
+        elif self._gro:
+            buffers = coalesce(pending)
+        else:
+            buffers = [ZERO_VNET_HDR + p for p in pending]
         write = os.write
         for buf in buffers:
             try:
