@@ -202,9 +202,12 @@ def _build_path(
     reason = _outside_validity(leaf, when)
     if reason is not None and path is None and "not valid at validation time" in failure:
         raise CertificateExpired(reason)
+    detail = failure.removeprefix("validation failed: ")
+    if "candidates exhausted" in detail and "no interior errors" in detail:
+        detail = "no configured CA issued it"
     raise CertificateUntrusted(
         f'{describe(leaf)}, issued by "{leaf.issuer.rfc4514_string()}", does not lead to a '
-        f"trusted CA ({failure.removeprefix('validation failed: ')})"
+        f"trusted CA ({detail})"
     )
 
 
