@@ -106,7 +106,7 @@ def _ca(cn: str, key: PrivateKey, serial: int) -> Issued:
         .issuer_name(_name(cn))
         .public_key(public)
         .serial_number(serial)
-        .not_valid_before(now - dt.timedelta(days=2))
+        .not_valid_before(now - dt.timedelta(days=60))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(

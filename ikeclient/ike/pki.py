@@ -188,20 +188,24 @@ def _build_path(
         return _verifier(trust, when).verify(leaf, list(intermediates)).chain
     except verification.VerificationError as exc:
         failure = str(exc)
+    if "not valid at validation time" in failure:
+        # Which certificate? The chain sent, then the anchors that issued any of it.
+        sent = [leaf, *intermediates]
+        issuers = {c.issuer for c in sent}
+        for cert in sent + [a for a in trust.anchors if a.subject in issuers]:
+            reason = _outside_validity(cert, when)
+            if reason is not None:
+                raise CertificateExpired(reason)
     # Would the path hold within the leaf's validity? Then the dates are the problem.
     middle = leaf.not_valid_before_utc + (leaf.not_valid_after_utc - leaf.not_valid_before_utc) / 2
     try:
         path = _verifier(trust, middle).verify(leaf, list(intermediates)).chain
     except verification.VerificationError:
         path = None
-    if path is not None:
-        for cert in path:
-            reason = _outside_validity(cert, when)
-            if reason is not None:
-                raise CertificateExpired(reason)
-    reason = _outside_validity(leaf, when)
-    if reason is not None and path is None and "not valid at validation time" in failure:
-        raise CertificateExpired(reason)
+    for cert in path or ():
+        reason = _outside_validity(cert, when)
+        if reason is not None:
+            raise CertificateExpired(reason)
     detail = failure.removeprefix("validation failed: ")
     if "candidates exhausted" in detail and "no interior errors" in detail:
         detail = "no configured CA issued it"
