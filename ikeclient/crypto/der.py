@@ -50,8 +50,8 @@ def tlv(tag: int, content: bytes) -> bytes:
 def encode_oid(dotted: str) -> bytes:
     """The DER content octets of an OBJECT IDENTIFIER (X.690 §8.19)."""
     arcs = [int(a) for a in dotted.split(".")]
-    out = bytearray((40 * arcs[0] + arcs[1],))
-    for arc in arcs[2:]:
+    out = bytearray()
+    for arc in [40 * arcs[0] + arcs[1], *arcs[2:]]:
         chunk = [arc & 0x7F]
         rest = arc >> 7
         while rest:

@@ -238,7 +238,9 @@ def key_type(key: PrivateKey | PublicKey) -> str:
         return "ecdsa"
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return "ed25519"
-    return "ed448"
+    if isinstance(key, ed448.Ed448PrivateKey | ed448.Ed448PublicKey):
+        return "ed448"
+    raise UnsupportedAlgorithm(f"{type(key).__name__} keys cannot make IKE signatures")
 
 
 def _rsa_padding(scheme: SignatureScheme) -> padding.AsymmetricPadding:

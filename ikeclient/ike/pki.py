@@ -138,7 +138,10 @@ def certificate_names(cert: x509.Certificate) -> list[str]:
 def describe(cert: x509.Certificate) -> str:
     """``"CN=gw.ike.lab" (DNS:gw.ike.lab)``: how errors name a certificate."""
     names = certificate_names(cert)
-    subject = cert.subject.rfc4514_string() or "(empty subject)"
+    try:
+        subject = cert.subject.rfc4514_string() or "(empty subject)"
+    except ValueError:
+        subject = "(malformed subject)"
     return f'"{subject}"' + (f" ({', '.join(names)})" if names else "")
 
 
@@ -272,9 +275,12 @@ def validate_certificate(
     not yet valid), untrusted, revoked, or not usable for IKE.
     """
     when = _utc(when)
-    path = _build_path(leaf, intermediates, trust, when)
-    _check_revocation(path, trust.crls)
-    _check_usage(leaf)
+    try:
+        path = _build_path(leaf, intermediates, trust, when)
+        _check_revocation(path, trust.crls)
+        _check_usage(leaf)
+    except ValueError as exc:  # extensions that do not parse (cryptography raises ValueError)
+        raise CertificateUntrusted(f"{describe(leaf)} is malformed: {exc}") from None
     return path
 
 

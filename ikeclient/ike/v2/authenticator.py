@@ -29,6 +29,7 @@ import hmac
 from enum import Enum
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm as CryptographyUnsupported
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ikeclient.crypto.random import RandomSource
@@ -36,6 +37,7 @@ from ikeclient.errors import (
     AuthenticationFailed,
     CertificateUnsupported,
     CertificateUntrusted,
+    CertificateUsage,
     EapFailure,
     IdentityMismatch,
     InvalidSyntax,
@@ -297,8 +299,14 @@ class Ikev2Authenticator:
         if expected is not None and identity != expected:
             check_identity(leaf, expected, "the profile's remote_id")
         self.remote_certificate = describe(leaf)
+        try:
+            public_key = leaf.public_key()
+        except (ValueError, CryptographyUnsupported) as exc:
+            raise CertificateUsage(
+                f"{describe(leaf)}: its public key is unusable ({exc})"
+            ) from None
         scheme = verify_signature_auth(
-            leaf.public_key(),  # type: ignore[arg-type]  # validated: a signature key
+            public_key,  # type: ignore[arg-type]  # checked by verify_signature_auth
             auth.method,
             auth.data,
             self._gateway_octets(idr),

@@ -133,6 +133,7 @@ def verify_signature_auth(
     does not fit, or the signature does not verify.
     """
     try:
+        key_type(key)  # a key type that cannot sign raises UnsupportedAlgorithm (a CryptoError)
         if method == AuthMethod.DIGITAL_SIGNATURE:
             if not data or len(data) < 1 + data[0]:
                 raise AuthenticationFailed("the gateway's RFC 7427 AUTH payload is truncated")
