@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,24 @@ def load_crls(path: Path) -> list[x509.CertificateRevocationList]:
         raise ConfigError(f"{path}: not a CRL ({exc})") from None
 
 
+def load_system_bundle(path: Path) -> list[x509.Certificate]:
+    """The certificates of a system CA bundle; the odd ones ``cryptography`` rejects are
+    skipped (a bundle is not ours to fix), without its deprecation warnings."""
+    data = _read(path, "system CA bundle")
+    end = b"-----END CERTIFICATE-----"
+    out = []
+    for block in data.split(end):
+        if b"-----BEGIN CERTIFICATE-----" not in block:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                out.append(x509.load_pem_x509_certificate(block + end + b"\n"))
+            except ValueError:
+                continue
+    return out
+
+
 def system_ca_file() -> Path | None:
     """The system CA bundle, if this host has one."""
     default = ssl.get_default_verify_paths().cafile
@@ -115,7 +134,7 @@ def load_trust(prof: AuthProfile) -> TrustStore:
         bundle = system_ca_file()
         if bundle is None:
             raise ConfigError("use_system_ca: this host has no system CA bundle")
-        anchors += load_certificates(bundle, "system CA bundle")
+        anchors += load_system_bundle(bundle)
     crls = [crl for path in prof.crls for crl in load_crls(path)]
     return TrustStore(tuple(anchors), tuple(crls), tuple(own) if prof.use_system_ca else None)
 
