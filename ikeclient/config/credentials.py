@@ -43,6 +43,8 @@ __all__ = [
     "load_trust",
 ]
 
+_OP_LEGACY_SERVER_CONNECT = 0x4  # SSL_OP_LEGACY_SERVER_CONNECT (OpenSSL 3); Python 3.12 names it
+
 #: Where Debian, Fedora/RHEL, Alpine and openSUSE keep the system CA bundle.
 SYSTEM_CA_FILES = (
     "/etc/ssl/certs/ca-certificates.crt",
@@ -267,6 +269,11 @@ def build_tls_client(credential: LocalCredential, trust: TrustStore) -> TlsClien
     context.check_hostname = False  # the gateway's identity is checked against remote_id
     context.verify_mode = ssl.CERT_REQUIRED
     context.options |= ssl.OP_NO_TICKET
+    # strongSwan's TLS stack (libtls) does not send the RFC 5746 renegotiation_info
+    # extension, which OpenSSL 3 insists on unless told otherwise. EAP-TLS never
+    # renegotiates: allow such servers, and refuse any renegotiation at all.
+    context.options |= getattr(ssl, "OP_LEGACY_SERVER_CONNECT", _OP_LEGACY_SERVER_CONNECT)
+    context.options |= ssl.OP_NO_RENEGOTIATION
     context.load_verify_locations(cadata="".join(_pem(c) for c in trust.anchors))
     # load_cert_chain reads files only: hand it a memfd holding the key, encrypted with a
     # one-time password, and our chain.

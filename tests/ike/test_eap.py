@@ -135,8 +135,11 @@ def test_mschapv2_wrong_authenticator_response() -> None:
 def test_mschapv2_failure_request(text: bytes, why: str) -> None:
     peer = EapMschapv2Peer(b"User", V["password"], DeterministicRandomSource(b"p"))
     peer.process(1, _challenge())
-    with pytest.raises(EapFailure, match=why):
-        peer.process(2, b"\x04\x07" + (4 + len(text)).to_bytes(2, "big") + text)
+    # RFC 2759 §7: answered with a Failure Response; the reason waits for EAP-Failure.
+    assert peer.process(2, b"\x04\x07" + (4 + len(text)).to_bytes(2, "big") + text) == b"\x04"
+    assert peer.failure is not None and why in peer.failure and not peer.finished
+    with pytest.raises(InvalidSyntax):
+        peer.process(3, b"\x04\x07\x00\x04")  # only one Failure per conversation
 
 
 @pytest.mark.parametrize(

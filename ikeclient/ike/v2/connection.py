@@ -639,7 +639,9 @@ class Ikev2Connection:
             max_size=self._fragment_limit(),
         )
         if len(wires) > 1:
-            self.log.debug("message %d goes out in %d fragments", self._next_message_id, len(wires))
+            self.log.info(
+                "message %d goes out in %d RFC 7383 fragments", self._next_message_id, len(wires)
+            )
         self._send_request(exchange, wires[0], handler, now, tuple(wires[1:]))
 
     def _fragment_limit(self) -> int | None:

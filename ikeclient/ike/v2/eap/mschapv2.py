@@ -13,8 +13,10 @@ The gateway proves that it knows the password too: its AuthenticatorResponse
 method authenticates both sides and may be used EAP-only (RFC 5998). The MSK
 (RFC 3079 §3.4, as strongSwan and Windows build it) is
 ``key(Magic2) | key(Magic3) | 32 zero octets``: the peer's send key and its
-receive key. A Failure request ends the attempt: retrying with the same
-password cannot help, and the error names the reason.
+receive key. A Failure request is answered with a Failure Response (RFC 2759
+§7: retrying with the same password cannot help), so the gateway ends the
+conversation with EAP-Failure and forgets the attempt; ``failure`` keeps the
+reason for the error then raised.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ class EapMschapv2Peer:
         self.finished = False
         self.mutual = False
         self.msk: bytes | None = None
+        self.failure: str | None = None
 
     def __repr__(self) -> str:
         return f"EapMschapv2Peer(finished={self.finished})"
@@ -175,8 +178,9 @@ class EapMschapv2Peer:
             return self._challenge(data)
         if opcode == OP_SUCCESS and self._expected is not None and not self.finished:
             return self._success(data)
-        if opcode == OP_FAILURE:
-            self._failure(data)
+        if opcode == OP_FAILURE and self.failure is None:
+            self.failure = self._failure(data)
+            return bytes((OP_FAILURE,))  # Failure Response: OpCode only
         raise InvalidSyntax(f"unexpected EAP-MSCHAPv2 OpCode {opcode}")
 
     def _challenge(self, data: bytes) -> bytes:
@@ -221,7 +225,7 @@ class EapMschapv2Peer:
         self.msk = mschapv2_msk(self._password, self._nt_response)
         return bytes((OP_SUCCESS,))
 
-    def _failure(self, data: bytes) -> None:
+    def _failure(self, data: bytes) -> str:
         message = data[4:].decode("ascii", errors="replace")
         fields = dict(_fields(message))
         try:
@@ -229,7 +233,7 @@ class EapMschapv2Peer:
         except ValueError:
             code = 0
         why = _ERRORS.get(code, f"error {code}")
-        raise EapFailure(f"EAP-MSCHAPv2: the gateway refused the password: {why}")
+        return f"EAP-MSCHAPv2: the gateway refused the password: {why}"
 
 
 def _fields(message: str) -> list[tuple[str, str]]:

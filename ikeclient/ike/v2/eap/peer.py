@@ -127,8 +127,10 @@ class EapPeer:
         if packet.code == EapCode.SUCCESS:
             return self._success()
         if packet.code == EapCode.FAILURE:
+            reason = getattr(self._method, "failure", None)
             raise EapFailure(
-                f"the gateway rejected the EAP authentication ({self._settings.method}): "
+                reason
+                or f"the gateway rejected the EAP authentication ({self._settings.method}): "
                 "wrong user name or password, or the account is not allowed"
             )
         if packet.code != EapCode.REQUEST or packet.type is None:
