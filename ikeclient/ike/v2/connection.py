@@ -509,7 +509,12 @@ class Ikev2Connection:
                 remote_identity=str(done.remote_identity),
             )
         )
-        self.log.info("IKE SA established with %s", done.remote_identity)
+        authenticator = self._auth.authenticator
+        self.log.info(
+            "IKE SA established with %s (%s)",
+            done.remote_identity,
+            authenticator.remote_certificate or self._settings.auth.remote,
+        )
         if done.child_error is not None:
             # An IKE SA without its child carries no traffic: close it, say why.
             self._close_error = done.child_error
