@@ -280,6 +280,47 @@ def test_eap_wrong_password_is_an_authentication_error(
     gw.wait_for_no_sa(timeout=10)
 
 
+def test_eap_md5(lab: Lab, pki_files: dict[str, Path]) -> None:
+    """No MSK: both final AUTHs are keyed with SK_pi/SK_pr (RFC 7296 §2.16)."""
+    gw = eap_gateway(lab, "md5")
+    prof = profile(
+        lab,
+        "md5",
+        pki_files,
+        auth="eap",
+        eap_method="md5",
+        eap_password_file=str(secret_file(lab, "md5.pw", EAP_PASSWORD)),
+    )
+    up_and_traffic(lab, gw, prof)
+    assert gateway_log(gw, "EAP method EAP_MD5 succeeded, no MSK established"), gw.log_text()
+
+
+def test_eap_only_mschapv2(lab: Lab) -> None:
+    """RFC 5998: no gateway certificate at all; the MSCHAPv2 exchange authenticates both."""
+    gw = start_gateway(
+        lab,
+        local_extra={"auth": "eap"},
+        remote_extra={"auth": "eap-mschapv2", "id": "%any", "eap_id": "%any"},
+        credentials={},
+        secrets_extra=(
+            f'    eap-client {{\n        id = client@ike.lab\n        secret = "{EAP_PASSWORD}"\n'
+            "    }"
+        ),
+    )
+    prof = write_profile(
+        lab,
+        "eaponly",
+        auth="eap",
+        remote_auth="eap",
+        eap_only=True,
+        eap_method="mschapv2",
+        eap_password_file=str(secret_file(lab, "eaponly.pw", EAP_PASSWORD)),
+    )
+    up_and_traffic(lab, gw, prof)
+    assert gateway_log(gw, "authentication of 'gw.ike.lab' (myself) with EAP")
+    assert not gateway_log(gw, "sending end entity cert")
+
+
 def test_eap_tls(lab: Lab, pki_files: dict[str, Path]) -> None:
     gw = eap_gateway(lab, "tls")
     prof = profile(

@@ -199,20 +199,23 @@ class Ikev2Authenticator:
             self._stage = _Stage.DONE
             return identity
         # EAP (RFC 7296 §2.16): the gateway authenticates first, then the EAP rounds.
-        if auth is not None:
+        eap_only = self._auth.remote == "eap"
+        if eap_only:
+            # RFC 5998: only the MSK of a mutually authenticating method proves the
+            # gateway; an AUTH it sends anyway proves nothing we could check.
+            self._check_plain_identity(identity)
+        elif auth is not None:
             self._verify_gateway(payloads, auth, idr, identity)
-        elif self._auth.remote != "eap":
+        else:
             raise AuthenticationFailed(
                 "the gateway did not authenticate itself before EAP (no AUTH payload)"
             )
-        else:
-            self._check_plain_identity(identity)
         self._remote_identity = identity
         self._eap = EapPeer(
             self._auth.eap,  # type: ignore[arg-type]  # __post_init__ guarantees it
             self._rng,
             check_tls_server=self._check_tls_server,
-            require_mutual=auth is None,
+            require_mutual=eap_only,
         )
         self._stage = _Stage.EAP
         return self._eap_round(payloads)
@@ -272,8 +275,7 @@ class Ikev2Authenticator:
     def _verify_gateway(
         self, payloads: tuple[Payload, ...], auth: AuthPayload, idr: IdrPayload, identity: Identity
     ) -> None:
-        remote = self._auth.remote
-        if remote == "psk" or (remote == "eap" and auth.method == AuthMethod.SHARED_KEY_MIC):
+        if self._auth.remote == "psk":
             if auth.method != AuthMethod.SHARED_KEY_MIC:
                 raise AuthenticationFailed(
                     f"the gateway authenticated with method {auth.method}; "
