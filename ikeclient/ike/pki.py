@@ -39,8 +39,10 @@ from ikeclient.errors import (
     CertificateRevoked,
     CertificateUntrusted,
     CertificateUsage,
+    CryptoError,
     InvalidSyntax,
 )
+from ikeclient.ike.dn import dn_attributes, name_attributes, normalized
 from ikeclient.ike.identity import Identity, IdentityType
 
 __all__ = [
@@ -288,7 +290,11 @@ def matches_identity(cert: x509.Certificate, identity: Identity) -> bool:
     """True if ``identity`` is one the certificate was issued to (RFC 4945 §3.1)."""
     kind = identity.id_type
     if kind == IdentityType.ID_DER_ASN1_DN:
-        return cert.subject.public_bytes() == identity.data
+        try:
+            wanted_dn = normalized(dn_attributes(identity.data))
+            return bool(wanted_dn) and wanted_dn == normalized(name_attributes(cert.subject))
+        except (CryptoError, ValueError):
+            return False
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (x509.ExtensionNotFound, ValueError):

@@ -18,6 +18,7 @@ from ikeclient.errors import (
     CertificateRevoked,
     CertificateUntrusted,
     CertificateUsage,
+    ConfigError,
     InvalidSyntax,
 )
 from ikeclient.ike.identity import Identity, IdentityType
@@ -232,3 +233,21 @@ def test_certreq_hashes(pki: Pki) -> None:
 def test_malformed_der_certificate() -> None:
     with pytest.raises(InvalidSyntax):
         load_der_certificate(b"\x30\x03\x02\x01\x01")
+
+
+def test_distinguished_names(pki: Pki) -> None:
+    """RFC 4945 §3.1.5: ID_DER_ASN1_DN matches the subject, attributes in any order."""
+    for text in ("dn:CN=gw.ike.lab,O=ikeclient lab", "dn:O=ikeclient lab, CN=GW.ike.lab"):
+        ident = Identity.parse(text)
+        assert ident.id_type == IdentityType.ID_DER_ASN1_DN
+        assert matches_identity(pki.gw.cert, ident)
+    assert str(Identity.parse("dn:O=Org, CN=vpn")) == "CN=vpn, O=Org"
+    assert not matches_identity(pki.gw.cert, Identity.parse("dn:CN=gw.ike.lab"))
+    assert not matches_identity(pki.gw.cert, Identity(IdentityType.ID_DER_ASN1_DN, b"\x30\x03junk"))
+    # The subject's own DER (what a gateway sends as IDr) matches too.
+    assert matches_identity(
+        pki.gw.cert, Identity(IdentityType.ID_DER_ASN1_DN, pki.gw.cert.subject.public_bytes())
+    )
+    for bad in ("dn:", "dn:nonsense", "dn:XX=1"):
+        with pytest.raises(ConfigError):
+            Identity.parse(bad)
