@@ -128,9 +128,11 @@ def traffic(lab: Lab) -> None:
     assert received == hashlib.sha256(random.Random(seed).randbytes(TRANSFER)).hexdigest()
 
 
-def up_and_traffic(lab: Lab, gw: StrongSwanGateway, prof: Path) -> tuple[str, dict[str, Any]]:
-    """Connect, check the SA at the gateway, carry ping and TCP, disconnect; client stdout."""
-    client = IkeclientProcess(lab, prof, "-v")
+def up_and_traffic(
+    lab: Lab, gw: StrongSwanGateway, prof: Path, *args: str
+) -> tuple[str, dict[str, Any]]:
+    """Connect, check the SA at the gateway, carry ping and TCP, disconnect; client output."""
+    client = IkeclientProcess(lab, prof, *(args or ("-v",)))
     try:
         client.wait_for_output("tunnel up", timeout=30)
         (sa,) = gw.wait_for_sa()
@@ -256,7 +258,8 @@ def test_eap_mschapv2(lab: Lab, pki_files: dict[str, Path]) -> None:
         eap_method="mschapv2",
         eap_password_file=str(secret_file(lab, "eap.pw", EAP_PASSWORD)),
     )
-    up_and_traffic(lab, gw, prof)
+    out, _ = up_and_traffic(lab, gw, prof, "-vv")
+    assert EAP_PASSWORD not in out  # not even in debug logs
     assert gateway_log(gw, "EAP method EAP_MSCHAPV2 succeeded, MSK established"), gw.log_text()
     assert gateway_log(gw, "received EAP identity 'client@ike.lab'")
     assert gateway_log(gw, "authentication of 'client@ike.lab' with EAP successful")

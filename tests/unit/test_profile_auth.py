@@ -316,3 +316,25 @@ def test_doctor_command_lists_certificate_checks(env: Path, files: dict[str, Pat
     )
     result = CliRunner().invoke(app, ["doctor"])
     assert "profile office" in result.stdout and "valid until" in result.stdout
+
+
+def test_no_secret_in_reprs(files: dict[str, Path]) -> None:
+    from ikeclient.ike.v2.auth_settings import AuthSettings  # noqa: PLC0415
+    from ikeclient.ike.v2.eap import EapSettings  # noqa: PLC0415
+
+    pki = make_pki()
+    key_text = key_pem(pki.client_rsa.key).decode()
+    settings = AuthSettings(
+        local="eap",
+        remote="pubkey",
+        trust=pki.trust(),
+        eap=EapSettings("mschapv2", b"alice", "sup3r-secret-pw"),
+    )
+    cred = pki.client_rsa.credential()
+    for text in (
+        repr(settings),
+        repr(cred),
+        repr(ProfileSecrets(b"psk-xyz", b"eap-xyz", b"k-xyz")),
+    ):
+        assert "sup3r-secret-pw" not in text and "xyz" not in text
+        assert key_text[40:80] not in text and "private_numbers" not in text

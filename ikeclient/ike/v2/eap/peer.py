@@ -86,7 +86,7 @@ class EapMethod(Protocol):
 class EapResult:
     """EAP-Success arrived after the method finished; ``msk`` is None for methods without keys."""
 
-    msk: bytes | None
+    msk: bytes | None = field(repr=False)
     mutual: bool
 
 
