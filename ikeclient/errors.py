@@ -19,7 +19,15 @@ peer, as a plain int so this module depends on nothing else in the package.
                 ├── NoProposalChosen
                 ├── InvalidKePayload
                 ├── AuthenticationFailed
-                ├── IdentityMismatch
+                │   ├── IdentityMismatch
+                │   ├── EapFailure              the EAP exchange failed (RFC 7296 §2.16)
+                │   └── CertificateError        the gateway's certificate is not acceptable
+                │       ├── CertificateExpired      (or not yet valid)
+                │       ├── CertificateUntrusted    no path to a trust anchor
+                │       ├── CertificateNameMismatch not issued to the gateway's identity
+                │       ├── CertificateRevoked      listed in a CRL
+                │       ├── CertificateUsage        key usage / extended key usage forbid IKE
+                │       └── CertificateUnsupported  hash-and-URL forms, unknown encodings
                 ├── TsUnacceptable
                 └── PeerNotify                an error notify we did not expect
 """
@@ -151,6 +159,59 @@ class AuthenticationFailed(RemoteProtocolError):
 
 class IdentityMismatch(AuthenticationFailed):
     """The gateway authenticated as an identity the profile does not accept."""
+
+
+class EapFailure(AuthenticationFailed):
+    """The EAP exchange inside IKE_AUTH failed (EAP-Failure, a method's failure, RFC 7296 §2.16)."""
+
+
+class CertificateError(AuthenticationFailed):
+    """The gateway's certificate cannot be accepted; ``reason`` is a short keyword.
+
+    The message names the certificate (subject) and why: expired, untrusted,
+    name mismatch, revoked, key usage, unsupported encoding.
+    """
+
+    reason: str = "invalid"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"gateway certificate {self.reason}: {message}")
+
+
+class CertificateExpired(CertificateError):
+    """A certificate of the chain is outside its validity period (RFC 5280 §6.1.3 (a)(2))."""
+
+    reason = "expired"
+
+
+class CertificateUntrusted(CertificateError):
+    """No valid path from the certificate to a configured trust anchor (RFC 5280 §6)."""
+
+    reason = "untrusted"
+
+
+class CertificateNameMismatch(CertificateError):
+    """The certificate is not issued to the gateway's identity (RFC 4945 §3.1)."""
+
+    reason = "name mismatch"
+
+
+class CertificateRevoked(CertificateError):
+    """A certificate of the chain is listed in a CRL (RFC 5280 §6.3)."""
+
+    reason = "revoked"
+
+
+class CertificateUsage(CertificateError):
+    """Key usage or extended key usage forbid IKE (RFC 4945 §5.1.3.2, §5.1.3.12)."""
+
+    reason = "not usable for IKE"
+
+
+class CertificateUnsupported(CertificateError):
+    """The gateway sent certificates only in a form this client does not take (hash and URL)."""
+
+    reason = "not usable"
 
 
 class TsUnacceptable(RemoteProtocolError):

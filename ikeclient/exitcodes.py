@@ -6,6 +6,7 @@ from enum import IntEnum
 
 from ikeclient.errors import (
     AuthenticationFailed,
+    CertificateError,
     ConfigError,
     GatewayUnreachable,
     IdentityMismatch,
@@ -36,15 +37,17 @@ class ExitCode(IntEnum):
     GATEWAY_UNREACHABLE = 14
     MALFORMED_RESPONSE = 15
     GATEWAY_REFUSED = 16
+    CERTIFICATE_REFUSED = 17
     INTERRUPTED = 130
 
 
-# Most specific first: IdentityMismatch is an AuthenticationFailed.
+# Most specific first: IdentityMismatch and CertificateError are AuthenticationFailed.
 _BY_ERROR: tuple[tuple[type[IkeClientError], ExitCode], ...] = (
     (ConfigError, ExitCode.CONFIG_ERROR),
     (SecretStoreError, ExitCode.SECRET_ERROR),
     (PrivilegeError, ExitCode.NO_PRIVILEGE),
     (IdentityMismatch, ExitCode.IDENTITY_MISMATCH),
+    (CertificateError, ExitCode.CERTIFICATE_REFUSED),
     (AuthenticationFailed, ExitCode.AUTHENTICATION_FAILED),
     (NoProposalChosen, ExitCode.NO_PROPOSAL_CHOSEN),
     (InvalidKePayload, ExitCode.NO_PROPOSAL_CHOSEN),

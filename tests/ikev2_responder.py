@@ -15,14 +15,23 @@ What it does::
                     <-- HDR, N(INVALID_KE_PAYLOAD)           (want_group / KEi not chosen)
                     <-- HDR, N(NO_PROPOSAL_CHOSEN)           (reject_proposals / no match)
                     <-- HDR, SAr1, KEr, Nr, N(NAT_D*), [N(IKEV2_FRAGMENTATION_SUPPORTED)]
-    HDR, SK {IDi, [IDr,] AUTH, [CP(CFG_REQUEST),] SAi2, TSi, TSr} -->
-                    <-- HDR, SK {IDr, AUTH, CP(CFG_REPLY), SAr2, TSi, TSr}
-                    <-- HDR, SK {N(AUTHENTICATION_FAILED)}   (PSK differs)
+    HDR, SK {IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, [CP(CFG_REQUEST),] SAi2, TSi, TSr} -->
+                    <-- HDR, SK {IDr, [CERT,] AUTH, CP(CFG_REPLY), SAr2, TSi, TSr}
+                    <-- HDR, SK {N(AUTHENTICATION_FAILED)}   (PSK or signature wrong)
+    HDR, SK {IDi, [IDr,] SAi2, TSi, TSr} -->                  (EAP, RFC 7296 §2.16)
+                    <-- HDR, SK {IDr, [CERT,] AUTH, EAP}     (AUTH left out: EAP-only)
+    HDR, SK {EAP} --> <-- HDR, SK {EAP}  ...  <-- HDR, SK {EAP(Success)}
+    HDR, SK {AUTH} --> <-- HDR, SK {AUTH, CP(CFG_REPLY), SAr2, TSi, TSr}
     HDR, SK {[D]} -->  <-- HDR, SK {[D]}                      (INFORMATIONAL)
                     <-- HDR, SK {}  /  SK {D(ESP)}  /  SK {D(IKE)}   (originated by us)
 
+Certificates, signatures and the EAP server live in ``tests.responder_auth``.
+Requests that arrive as RFC 7383 fragments are reassembled, and responses can
+be sent as fragments (``fragment_size``).
+
 Every random value comes from one ``DeterministicRandomSource``, so with a
-deterministic initiator whole exchanges replay byte for byte. The responder
+deterministic initiator whole exchanges replay byte for byte (EAP-TLS and
+ECDSA/RSA-PSS signatures excepted: OpenSSL draws their randomness). The responder
 keeps its own view of every key, so tests can compare both sides.
 """
 
@@ -33,6 +42,7 @@ import hmac
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ikeclient.crypto.encr import SkCipher, get_encr, make_sk_cipher
 from ikeclient.crypto.integ import get_integ
@@ -67,9 +77,12 @@ from ikeclient.ike.v2.message import (
 )
 from ikeclient.ike.v2.payloads import (
     AuthPayload,
+    CertPayload,
+    CertReqPayload,
     ConfigAttribute,
     CpPayload,
     DeletePayload,
+    EapPayload,
     IdiPayload,
     IdrPayload,
     KePayload,
@@ -78,6 +91,7 @@ from ikeclient.ike.v2.payloads import (
     Payload,
     Proposal,
     SaPayload,
+    SkfPayload,
     SkPayload,
     TrafficSelector,
     Transform,
@@ -87,6 +101,7 @@ from ikeclient.ike.v2.payloads import (
     push_payload_chain,
 )
 from ikeclient.ike.v2.rules import check_message_rules
+from tests.responder_auth import EapServer, gateway_signature, verify_client_signature
 
 NON_ESP_MARKER = b"\x00\x00\x00\x00"
 KEY_PAD = b"Key Pad for IKEv2"  # RFC 7296 §2.15
@@ -319,10 +334,14 @@ class _Sa:
     inbound: SkCipher
     outbound: SkCipher
     next_request_id: int = 1  # the initiator's next message ID
-    cached: tuple[int, bytes] | None = None  # our last response: (message ID, unframed bytes)
+    cached: tuple[int, tuple[bytes, ...]] | None = None  # our last response (unframed datagrams)
     our_next_id: int = 0  # message IDs of requests we originate
     authenticated: bool = False
     deleted: bool = False
+    fragments: dict[int, dict[int, tuple[int, bytes]]] = field(default_factory=dict)
+    eap: EapServer | None = None
+    eap_request: tuple[Payload, ...] = ()  # the first IKE_AUTH request, answered at the end
+    peer_id: tuple[int, bytes] | None = None
 
 
 class ResponderDouble:
@@ -348,6 +367,20 @@ class ResponderDouble:
         dns: Sequence[str] = ("198.18.3.53", "198.18.3.54"),
         domain: str = "corp.example",
         subnet: str = "198.18.3.0/24",
+        auth: str = "psk",
+        certificate: Any = None,
+        send_certs: Sequence[tuple[int, bytes]] | None = None,
+        rfc7427: bool | None = None,
+        announce_hashes: Sequence[int] | None = (2, 3, 4, 5),
+        client_auth: str = "psk",
+        client_ca: Any = None,
+        eap_method: str = "mschapv2",
+        eap_users: dict[bytes, str] | None = None,
+        eap_identity_request: bool = True,
+        eap_tls_context: Any = None,
+        eap_only: bool = False,
+        omit_auth_before_eap: bool = False,
+        fragment_size: int | None = None,
     ) -> None:
         self.psk = psk
         self.identity = identity or Identity(2, b"vpn.example.net")  # ID_FQDN
@@ -366,6 +399,28 @@ class ResponderDouble:
         self.dns = tuple(ipaddress.IPv4Address(d) for d in dns)
         self.domain = domain
         self.subnet = ipaddress.IPv4Network(subnet)
+        self.auth = auth  # how the gateway authenticates: psk or pubkey
+        self.certificate = certificate  # tests.pki.Issued
+        self.send_certs = send_certs  # CERT payloads to send instead of the certificate's
+        self.rfc7427 = rfc7427  # None: method 14 when the initiator announced hashes
+        self.announce_hashes = announce_hashes
+        self.client_auth = client_auth  # psk, pubkey or eap
+        self.client_ca = client_ca  # tests.pki.Issued: the CA of client certificates
+        self.eap_method = eap_method
+        self.eap_users = eap_users if eap_users is not None else {b"client@ike.lab": "pa55word"}
+        self.eap_identity_request = eap_identity_request
+        self.eap_tls_context = eap_tls_context
+        self.eap_only = eap_only
+        self.omit_auth_before_eap = omit_auth_before_eap
+        self.fragment_size = fragment_size
+        self.peer_hashes: tuple[int, ...] = ()
+        self.certreqs: list[bytes] = []
+        self.client_scheme: str | None = None
+        self.client_cert_der: bytes | None = None
+        self.fragments_received = 0
+        self.fragments_sent = 0
+        self.eap_server: EapServer | None = None
+        self.eap_only_requested = False
         self._cookie_secret = self.rng.random_bytes(16)
         self._init_cache: dict[bytes, bytes] = {}  # IKE_SA_INIT request -> response
         self.sas: dict[tuple[bytes, bytes], _Sa] = {}
@@ -408,11 +463,10 @@ class ResponderDouble:
         header = message.header
         if header.exchange_type == ExchangeType.IKE_SA_INIT and not header.is_response:
             reply = self._ike_sa_init(message, data, src, dst_port)
+            replies = [] if reply is None else [reply]
         else:
-            reply = self._encrypted(message, data, src, dst_port, framed)
-        if reply is None:
-            return []
-        return [(NON_ESP_MARKER + reply if framed else reply, src)]
+            replies = self._encrypted(message, data, src, dst_port, framed)
+        return [(NON_ESP_MARKER + r if framed else r, src) for r in replies]
 
     # -- IKE_SA_INIT (RFC 7296 §1.2) -----------------------------------------------------
 
@@ -522,6 +576,14 @@ class ResponderDouble:
         )
         if self.fragmentation and offered_frag:
             reply.append(NotifyPayload(0, b"", NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, b""))
+        for n in notifies:
+            if n.notify_type == NotifyType.SIGNATURE_HASH_ALGORITHMS:
+                self.peer_hashes = tuple(
+                    int.from_bytes(n.data[i : i + 2], "big") for i in range(0, len(n.data), 2)
+                )
+        if self.announce_hashes is not None and self.peer_hashes:
+            hashes = b"".join(h.to_bytes(2, "big") for h in self.announce_hashes)
+            reply.append(NotifyPayload(0, b"", NotifyType.SIGNATURE_HASH_ALGORITHMS, hashes))
         response = encode_message(
             header.spi_i, spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0, reply
         )
@@ -560,18 +622,24 @@ class ResponderDouble:
 
     def _encrypted(
         self, message: Message, data: bytes, src: Endpoint, dst_port: int, framed: bool
-    ) -> bytes | None:
+    ) -> list[bytes]:
         header = message.header
         sa = self.sas.get((header.spi_i, header.spi_r))
         if sa is None or sa.deleted:
             self.ignored += 1
-            return None
+            return []
         try:
-            inner = unseal(data, message, sa.inbound)
+            if message.payloads and isinstance(message.payloads[-1], SkfPayload):
+                whole = self._fragment(sa, message, data)
+                if whole is None:
+                    return []
+                inner = whole
+            else:
+                inner = unseal(data, message, sa.inbound)
             check_message_rules(header.exchange_type, header.is_response, message.payloads, inner)
         except (InvalidSyntax, UnsupportedCriticalPayload, CryptoError):
             self.ignored += 1
-            return None
+            return []
         if header.is_response:
             # The answer to a request we originated.
             self.received.append(
@@ -579,12 +647,12 @@ class ResponderDouble:
                     header.exchange_type, header.message_id, True, inner, src, dst_port, framed
                 )
             )
-            return None
+            return []
         if sa.cached is not None and header.message_id == sa.cached[0]:
-            return sa.cached[1]  # §2.1: a retransmitted request gets the same response
+            return list(sa.cached[1])  # §2.1: a retransmitted request gets the same response
         if header.message_id != sa.next_request_id:
             self.ignored += 1
-            return None
+            return []
         self.received.append(
             Received(header.exchange_type, header.message_id, False, inner, src, dst_port, framed)
         )
@@ -595,60 +663,223 @@ class ResponderDouble:
             payloads = self._informational(sa, inner)
         else:
             payloads = [NotifyPayload(0, b"", NotifyType.NO_ADDITIONAL_SAS, b"")]
+        wires = self._seal_response(sa, header.exchange_type, header.message_id, payloads)
+        sa.cached = (header.message_id, tuple(wires))
+        return wires
+
+    def _fragment(self, sa: _Sa, message: Message, data: bytes) -> tuple[Payload, ...] | None:
+        """RFC 7383 §2.6: verify one SKF fragment; the whole inner chain once all are here."""
+        skf = message.payloads[-1]
+        assert isinstance(skf, SkfPayload)
+        plain = sa.inbound.open(data[: len(data) - len(skf.body)], skf.body)
+        self.fragments_received += 1
+        parts = sa.fragments.setdefault(message.header.message_id, {})
+        parts[skf.fragment_number] = (skf.first_inner, plain)
+        if len(parts) < skf.total_fragments:
+            return None
+        del sa.fragments[message.header.message_id]
+        chain = b"".join(parts[n][1] for n in range(1, skf.total_fragments + 1))
+        return pull_payload_chain(chain, parts[1][0])
+
+    def _seal_response(
+        self, sa: _Sa, exchange: int, message_id: int, payloads: list[Payload]
+    ) -> list[bytes]:
         wire = seal(
             spi_i=sa.spi_i,
             spi_r=sa.spi_r,
-            exchange=header.exchange_type,
+            exchange=exchange,
             flags=HeaderFlag.RESPONSE,
-            message_id=header.message_id,
+            message_id=message_id,
             payloads=payloads,
             cipher=sa.outbound,
             rng=self.rng,
         )
-        sa.cached = (header.message_id, wire)
-        return wire
+        limit = self.fragment_size
+        if limit is None or len(wire) <= limit:
+            return [wire]
+        # RFC 7383 §2.5: cut the inner chain; each piece in its own SKF, sealed alone.
+        first, inner = push_payload_chain(list(payloads))
+        room = limit - HEADER_SIZE - 8 - sa.outbound.sealed_length(0) - 16
+        pieces = [inner[i : i + room] for i in range(0, len(inner), room)]
+        out = []
+        for number, piece in enumerate(pieces, start=1):
+            skf_len = 8 + sa.outbound.sealed_length(len(piece))
+            header = IkeHeader(
+                sa.spi_i,
+                sa.spi_r,
+                PayloadType.SKF,
+                2,
+                0,
+                exchange,
+                HeaderFlag.RESPONSE,
+                message_id,
+                HEADER_SIZE + skf_len,
+            )
+            aad = (
+                push_header(header)
+                + bytes((first if number == 1 else 0, 0))
+                + skf_len.to_bytes(2, "big")
+                + number.to_bytes(2, "big")
+                + len(pieces).to_bytes(2, "big")
+            )
+            out.append(aad + sa.outbound.seal(aad, piece, self.rng))
+        self.fragments_sent += len(out)
+        return out
 
-    # -- IKE_AUTH (RFC 7296 §1.2, §2.15) ----------------------------------------------------
+    # -- IKE_AUTH (RFC 7296 §1.2, §2.15, §2.16) ------------------------------------------
+
+    def _initiator_octets(self, sa: _Sa) -> bytes:
+        """InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)."""
+        assert sa.peer_id is not None
+        return sa.init_request + sa.nonce_r + sa.prf.compute(sa.keys.sk_pi, id_body(*sa.peer_id))
+
+    def _responder_octets(self, sa: _Sa) -> bytes:
+        """ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)."""
+        ident = self.identity
+        return (
+            sa.init_response
+            + sa.nonce_i
+            + sa.prf.compute(sa.keys.sk_pr, id_body(ident.id_type, ident.data))
+        )
 
     def _ike_auth(self, sa: _Sa, inner: tuple[Payload, ...], src: Endpoint) -> list[Payload]:
         def fail(kind: int) -> list[Payload]:
             return [NotifyPayload(0, b"", kind, b"")]
 
+        if sa.eap is not None:
+            return self._eap_round(sa, inner, src)
         idi = find_payload(inner, IdiPayload)
         auth = find_payload(inner, AuthPayload)
-        if idi is None or auth is None or auth.method != AuthMethod.SHARED_KEY_MIC:
+        if idi is None:
             return fail(NotifyType.AUTHENTICATION_FAILED)
         self.peer_identity = Identity(idi.id_type, idi.data)
-        # InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
-        expected = psk_auth_value(
-            sa.prf,
-            self.psk,
-            sa.init_request,
-            sa.nonce_r,
-            sa.keys.sk_pi,
-            id_body(idi.id_type, idi.data),
+        sa.peer_id = (idi.id_type, idi.data)
+        self.certreqs = [c.data for c in find_all(inner, CertReqPayload)]
+        self.eap_only_requested = any(
+            n.notify_type == NotifyType.EAP_ONLY_AUTHENTICATION
+            for n in find_all(inner, NotifyPayload)
         )
-        self.auth_verified = hmac.compare_digest(expected, auth.data)
+        ident = self.identity
+        if auth is None:
+            if self.client_auth != "eap":
+                return fail(NotifyType.AUTHENTICATION_FAILED)
+            # §2.16: the gateway authenticates now, the initiator after EAP.
+            sa.eap = EapServer(
+                self.eap_method,
+                self.eap_users,
+                self.rng,
+                ask_identity=self.eap_identity_request,
+                tls_context=self.eap_tls_context,
+                identity=idi.data,  # the EAP identity unless EAP-Identity asks another
+            )
+            self.eap_server = sa.eap
+            sa.eap_request = inner
+            out: list[Payload] = [IdrPayload(ident.id_type, ident.data)]
+            eap_only = self.eap_only and self.eap_only_requested
+            if not (eap_only or self.omit_auth_before_eap):
+                out += self._gateway_auth(sa)
+            return [*out, EapPayload(sa.eap.start())]
+        if self.client_auth == "psk" and auth.method == AuthMethod.SHARED_KEY_MIC:
+            expected = psk_auth_value(
+                sa.prf,
+                self.psk,
+                sa.init_request,
+                sa.nonce_r,
+                sa.keys.sk_pi,
+                id_body(idi.id_type, idi.data),
+            )
+            self.auth_verified = hmac.compare_digest(expected, auth.data)
+        elif self.client_auth == "pubkey" and auth.method != AuthMethod.SHARED_KEY_MIC:
+            self.auth_verified = self._verify_client_certificate(sa, inner, auth)
+        else:
+            self.auth_verified = False
         if not self.auth_verified:
             sa.deleted = True  # §2.21.2: the IKE SA is not created
             return fail(NotifyType.AUTHENTICATION_FAILED)
         sa.authenticated = True
-        # ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
-        ident = self.identity
-        my_auth = psk_auth_value(
-            sa.prf,
-            self.psk,
-            sa.init_response,
-            sa.nonce_i,
-            sa.keys.sk_pr,
-            id_body(ident.id_type, ident.data),
+        out = [IdrPayload(ident.id_type, ident.data), *self._gateway_auth(sa)]
+        return out + self._config_and_child(sa, inner, src)
+
+    def _verify_client_certificate(
+        self, sa: _Sa, inner: tuple[Payload, ...], auth: AuthPayload
+    ) -> bool:
+        from cryptography import x509  # noqa: PLC0415
+
+        certs = [c for c in find_all(inner, CertPayload) if c.encoding == 4]
+        if not certs or self.client_ca is None:
+            return False
+        cert = x509.load_der_x509_certificate(certs[0].data)
+        self.client_cert_der = certs[0].data
+        try:
+            cert.verify_directly_issued_by(self.client_ca.cert)
+        except (ValueError, TypeError, Exception):  # InvalidSignature too
+            return False
+        self.client_scheme = verify_client_signature(
+            cert, auth.method, auth.data, self._initiator_octets(sa)
         )
+        return self.client_scheme is not None
+
+    def _gateway_auth(self, sa: _Sa) -> list[Payload]:
+        """[CERT,] AUTH of the gateway (§2.15), with ``bad_auth`` flipping one bit."""
+        out: list[Payload] = []
+        if self.auth == "psk":
+            ident = self.identity
+            data = psk_auth_value(
+                sa.prf,
+                self.psk,
+                sa.init_response,
+                sa.nonce_i,
+                sa.keys.sk_pr,
+                id_body(ident.id_type, ident.data),
+            )
+            method = int(AuthMethod.SHARED_KEY_MIC)
+        else:
+            certs = self.send_certs
+            if certs is None:
+                certs = [(4, self.certificate.der)]
+            out += [CertPayload(encoding, der) for encoding, der in certs]
+            rfc7427 = self.rfc7427 if self.rfc7427 is not None else bool(self.peer_hashes)
+            method, data = gateway_signature(
+                self.certificate.key, self._responder_octets(sa), rfc7427=rfc7427
+            )
         if self.bad_auth:
-            my_auth = bytes((my_auth[0] ^ 0x01,)) + my_auth[1:]
-        out: list[Payload] = [
-            IdrPayload(ident.id_type, ident.data),
-            AuthPayload(AuthMethod.SHARED_KEY_MIC, my_auth),
-        ]
+            data = bytes((data[0] ^ 0x01,)) + data[1:]
+        return [*out, AuthPayload(method, data)]
+
+    def _eap_round(self, sa: _Sa, inner: tuple[Payload, ...], src: Endpoint) -> list[Payload]:
+        """§2.16: EAP Responses in, EAP Requests out; then the MSK-keyed AUTH both ways."""
+        assert sa.eap is not None
+        eap = find_payload(inner, EapPayload)
+        if eap is not None:
+            answer = sa.eap.receive(eap.data)
+            out: list[Payload] = [EapPayload(answer)]
+            if sa.eap.succeeded is False and answer[0] == 4:
+                sa.deleted = True
+                out.append(NotifyPayload(0, b"", NotifyType.AUTHENTICATION_FAILED, b""))
+            return out
+        auth = find_payload(inner, AuthPayload)
+        if auth is None or not sa.eap.succeeded:
+            sa.deleted = True
+            return [NotifyPayload(0, b"", NotifyType.AUTHENTICATION_FAILED, b"")]
+        msk = sa.eap.msk
+        key_i = msk if msk is not None else sa.keys.sk_pi
+        expected = sa.prf.compute(sa.prf.compute(key_i, KEY_PAD), self._initiator_octets(sa))
+        self.auth_verified = hmac.compare_digest(expected, auth.data)
+        if not self.auth_verified:
+            sa.deleted = True
+            return [NotifyPayload(0, b"", NotifyType.AUTHENTICATION_FAILED, b"")]
+        sa.authenticated = True
+        key_r = msk if msk is not None else sa.keys.sk_pr
+        mine = sa.prf.compute(sa.prf.compute(key_r, KEY_PAD), self._responder_octets(sa))
+        if self.bad_auth:
+            mine = bytes((mine[0] ^ 0x01,)) + mine[1:]
+        out = [AuthPayload(AuthMethod.SHARED_KEY_MIC, mine)]
+        return out + self._config_and_child(sa, sa.eap_request, src)
+
+    def _config_and_child(
+        self, sa: _Sa, inner: tuple[Payload, ...], src: Endpoint
+    ) -> list[Payload]:
+        out: list[Payload] = []
         cp = find_payload(inner, CpPayload)
         if cp is not None and cp.cfg_type == CfgType.CFG_REQUEST:
             attrs = [

@@ -146,7 +146,7 @@ def status(
 
 @app.command("doctor")
 def doctor() -> None:
-    """Check this host: TUN, privileges, iproute2, keyring backend, DNS manager, profiles.
+    """Check this host: TUN, privileges, iproute2, keyring, DNS manager, profiles, certificates.
 
     Example: ikeclient doctor
     """
@@ -236,7 +236,10 @@ def profile_import(
     _run(lambda: run_import(source, name, force))
 
 
-Kind = Annotated[str, typer.Option("--kind", help="psk, xauth or eap.")]
+Kind = Annotated[
+    str,
+    typer.Option("--kind", help="psk, xauth, eap (EAP password) or key (private key passphrase)."),
+]
 
 
 @secret_app.command("set")
@@ -246,6 +249,7 @@ def secret_set(
     """Store a secret: from a hidden prompt, or from stdin when it is not a terminal.
 
     Example: ikeclient secret set office    |    printf '%s\\n' "$PSK" | ikeclient secret set office
+    |    ikeclient secret set office --kind eap
     """
     from ikeclient.cli.secrets import run_set  # noqa: PLC0415
 

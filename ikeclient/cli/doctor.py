@@ -78,6 +78,12 @@ def _profiles() -> list[Check]:
         except IkeClientError as exc:
             checks.append((FAIL, f"profile {path.stem}", str(exc)))
             continue
+        from ikeclient.cli.doctor_certs import certificate_checks  # noqa: PLC0415
+
+        checks += certificate_checks(prof)
+        if not prof.auth.uses_psk:
+            checks.append((OK, f"profile {prof.name}", f"{prof.gateway}, {prof.auth.local} auth"))
+            continue
         try:
             if prof.psk_file is not None:
                 read_secret_file(prof.psk_file)

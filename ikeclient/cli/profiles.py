@@ -30,16 +30,23 @@ remote_ts = [{remote_ts}]
 def describe(prof: Profile) -> list[str]:
     """A profile as the lines ``show`` and ``validate`` print."""
     where = f"file {prof.psk_file}" if prof.psk_file else f"the OS keyring ({prof.name}:psk)"
-    return [
+    auth = prof.auth
+    lines = [
         f"  gateway      {prof.gateway} port {prof.port}",
         f"  local id     {prof.local_id}",
         f"  remote id    {prof.remote_id if prof.remote_id else '(any)'}",
+        f"  auth         we: {auth.local}"
+        + (f" ({auth.eap_method})" if auth.local == "eap" else "")
+        + f", gateway: {auth.remote}",
         f"  IKE          {', '.join(str(p) for p in prof.ike_proposals)}",
         f"  ESP          {', '.join(str(p) for p in prof.esp_proposals)}",
         f"  traffic to   {', '.join(str(t) for t in prof.remote_ts)}",
         f"  DNS          {prof.dns}",
-        f"  secret from  {where}",
     ]
+    if auth.uses_psk:
+        lines.append(f"  secret from  {where}")
+    lines += [f"  {key:12} {path}" for key, path in auth.files()]
+    return lines
 
 
 def run_list() -> int:

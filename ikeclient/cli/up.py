@@ -2,7 +2,8 @@
 
 Privileges. The TUN device, addresses and routes need CAP_NET_ADMIN, while the keyring
 belongs to the person who typed the command. So ``up`` reads the secret first, as the
-invoking user (keyring, ``psk_file`` or a prompt), and only then needs privileges: run as
+invoking user (keyring, ``psk_file`` or a prompt; the EAP password and the private key's
+passphrase the same way), and only then needs privileges: run as
 root (or with CAP_NET_ADMIN) it goes on itself; run as a normal user at a terminal it starts
 its privileged half through ``sudo`` and hands it the secret over a pipe (standard input),
 never through an argument or the environment. Without a terminal it says what to run.
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ikeclient.config.credentials import ProfileSecrets, load_auth_settings
 from ikeclient.config.profile import Profile, ikev2_settings, profile_path, resolve_profile
 from ikeclient.errors import IkeClientError, PrivilegeError
 from ikeclient.exitcodes import ExitCode, exit_code_for
@@ -41,12 +43,13 @@ from ikeclient.ike.events import (
     IkeSaClosed,
     IkeSaEstablished,
 )
+from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.net.host import check_privileges
 from ikeclient.net.journal import recover_stale
 from ikeclient.runtime.session import IkeSession
 from ikeclient.runtime.state import StateFiles
 from ikeclient.runtime.tunnel import TunnelOptions
-from ikeclient.secretstore import load_psk, read_secret_stream
+from ikeclient.secretstore import encode_secrets, load_secrets, read_secret_stream
 
 if TYPE_CHECKING:
     from ikeclient.runtime.keylog import KeyLog
@@ -77,31 +80,34 @@ def run_up(req: UpRequest) -> int:
     """The whole ``up`` command; returns the exit code (errors are raised as IkeClientError)."""
     profile = resolve_profile(req.profile)
     if req.secret_stdin:
-        psk = read_secret_stream()
+        secrets = read_secret_stream()
     else:
         interactive = sys.stdin.isatty()
-        psk = load_psk(profile, prompt=getpass.getpass if interactive else None)
+        secrets = load_secrets(profile, prompt=getpass.getpass if interactive else None)
         if not has_net_admin():
             if interactive and shutil.which("sudo") and os.geteuid() != 0:
-                return _run_privileged_half(req, profile, psk)
+                return _run_privileged_half(req, profile, secrets)
             raise PrivilegeError(
                 "ikeclient up needs CAP_NET_ADMIN for the TUN device, addresses and routes: "
                 f"run it from a terminal (it asks sudo for that part) or as root: "
                 f"sudo ikeclient up {req.profile}"
             )
     check_privileges()
+    # Certificates, keys and CAs are read now, so a bad file stops us before anything changes.
+    auth = load_auth_settings(profile.auth, profile.local_id, secrets)
+    settings = ikev2_settings(profile, secrets.psk, auth)
     for name in recover_stale(req.state_dir):
         typer.echo(f"restored the host changes left by an earlier run that died ({name})")
     files = StateFiles(req.state_dir, profile.name)
     notify = _detach(files) if req.detach else None
     files.claim()
     try:
-        return asyncio.run(_connect(profile, psk, req, files, notify))
+        return asyncio.run(_connect(profile, settings, req, files, notify))
     finally:
         files.release()
 
 
-def _run_privileged_half(req: UpRequest, profile: Profile, psk: bytes) -> int:
+def _run_privileged_half(req: UpRequest, profile: Profile, secrets: ProfileSecrets) -> int:
     """Run ``up`` again under sudo; the secret goes over standard input, never argv/env."""
     import subprocess  # noqa: PLC0415
 
@@ -121,7 +127,7 @@ def _run_privileged_half(req: UpRequest, profile: Profile, psk: bytes) -> int:
     typer.echo("ikeclient: the tunnel needs CAP_NET_ADMIN; asking sudo for it", err=True)
     with subprocess.Popen(argv, stdin=subprocess.PIPE) as child:
         assert child.stdin is not None
-        child.stdin.write(psk + b"\n")
+        child.stdin.write(encode_secrets(secrets))
         child.stdin.close()
         try:
             return child.wait()
@@ -352,7 +358,11 @@ def _ike_drops(session: IkeSession | None) -> dict[str, int]:
 
 
 async def _connect(
-    profile: Profile, psk: bytes, req: UpRequest, files: StateFiles, notify: int | None
+    profile: Profile,
+    settings: Ikev2Settings,
+    req: UpRequest,
+    files: StateFiles,
+    notify: int | None,
 ) -> int:
     keylog = None
     if req.keylog is not None:
@@ -373,7 +383,9 @@ async def _connect(
     try:
         while True:
             hangup.clear()
-            code, again = await _one_session(profile, psk, req, files, notify, stop, hangup, keylog)
+            code, again = await _one_session(
+                profile, settings, req, files, notify, stop, hangup, keylog
+            )
             notify = None
             if not again:
                 return code
@@ -387,7 +399,7 @@ async def _connect(
 
 async def _one_session(
     profile: Profile,
-    psk: bytes,
+    settings: Ikev2Settings,
     req: UpRequest,
     files: StateFiles,
     notify: int | None,
@@ -406,7 +418,7 @@ async def _one_session(
         replay_window=profile.replay_window,
     )
     session = IkeSession(
-        ikev2_settings(profile, psk),
+        settings,
         profile.gateway,
         profile.port,
         on_event=reporter.event,

@@ -20,9 +20,11 @@ from ikeclient.errors import ConfigError
 from ikeclient.ike.events import TrafficSelectorRange
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.proposals import ProposalSpec
+from ikeclient.ike.v2.auth_settings import AuthSettings
 from ikeclient.ike.v2.settings import Ikev2Settings, RetransmitPolicy
 from ikeclient.net.dns import DnsBackend
 
+from .auth import AUTH_KEYS, AuthProfile, parse_auth
 from .proposals import parse_proposal
 
 T = TypeVar("T")
@@ -53,7 +55,7 @@ _KEYS = {
     "path_mtu",
     "nat_keepalive",
     "replay_window",
-}
+} | AUTH_KEYS
 _RETRANSMIT_KEYS = {"timeout", "base", "tries"}
 
 
@@ -83,6 +85,7 @@ class Profile:
     path_mtu: int = 1500
     nat_keepalive: float = 20.0
     replay_window: int = 1024
+    auth: AuthProfile = field(default_factory=AuthProfile)
 
 
 class _Reader:
@@ -158,9 +161,7 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     version = r.get("version", int, 2)
     if version != 2:
         raise r.error("version", f"IKE version {version} is not supported yet (only 2)")
-    auth = r.get("auth", str, "psk")
-    if auth != "psk":
-        raise r.error("auth", f"{auth!r} is not supported yet (only 'psk')")
+    auth = parse_auth(r, path)
     port = r.get("port", int, 500)
     if not 1 <= port <= 65535:
         raise r.error("port", f"{port} is not a UDP port")
@@ -194,6 +195,9 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     remote_id = None
     if remote_id_text is not None:
         remote_id = r.parsed("remote_id", r.get("remote_id", str), Identity.parse)
+    elif auth.remote == "pubkey":
+        # Like TLS: without remote_id the certificate must name the gateway's host.
+        remote_id = r.parsed("gateway", r.get("gateway", str, required=True), Identity.parse)
     psk_file = None
     if "psk_file" in table:
         psk_file = Path(r.get("psk_file", str)).expanduser()
@@ -251,6 +255,7 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         path_mtu=path_mtu,
         nat_keepalive=keepalive,
         replay_window=replay_window,
+        auth=auth,
     )
 
 
@@ -292,8 +297,12 @@ def resolve_profile(name_or_path: str) -> Profile:
     return load_profile(profile_path(name_or_path))
 
 
-def ikev2_settings(profile: Profile, psk: bytes) -> Ikev2Settings:
-    """The IKEv2 connection settings a profile describes, with its secret."""
+def ikev2_settings(profile: Profile, psk: bytes, auth: AuthSettings | None = None) -> Ikev2Settings:
+    """The IKEv2 connection settings a profile describes, with its secret(s).
+
+    ``auth`` carries the loaded certificates, keys and EAP settings
+    (:func:`ikeclient.config.credentials.load_auth_settings`); a PSK both ways without it.
+    """
     return Ikev2Settings(
         local_id=profile.local_id,
         psk=psk,
@@ -308,4 +317,7 @@ def ikev2_settings(profile: Profile, psk: bytes) -> Ikev2Settings:
         retry_other_ke_group=profile.retry_other_ke_group,
         retransmit=profile.retransmit,
         child_name=profile.name,
+        auth=auth or AuthSettings(),
+        fragmentation=profile.auth.fragmentation,
+        fragment_size=profile.auth.fragment_size,
     )

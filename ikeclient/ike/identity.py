@@ -2,7 +2,8 @@
 
 Text forms follow strongSwan so that gateway-side settings can be copied:
 an IP address → ID_IPV4_ADDR / ID_IPV6_ADDR; ``user@domain`` → ID_RFC822_ADDR;
-``@fqdn`` or a plain name → ID_FQDN; ``@#hex`` or ``keyid:hex`` → ID_KEY_ID.
+``@fqdn`` or a plain name → ID_FQDN; ``@#hex`` or ``keyid:hex`` → ID_KEY_ID;
+``dn:CN=vpn, O=Org`` → ID_DER_ASN1_DN (:mod:`ikeclient.ike.dn`).
 An explicit ``fqdn:``, ``email:``, ``ipv4:``, ``ipv6:`` prefix forces the type.
 """
 
@@ -51,6 +52,10 @@ class Identity:
         }
         if sep and prefix.lower() in forced:
             return cls._typed(forced[prefix.lower()], rest, text)
+        if sep and prefix.lower() == "dn":
+            from ikeclient.ike.dn import encode_dn  # noqa: PLC0415 - cryptography: only if used
+
+            return cls(IdentityType.ID_DER_ASN1_DN, encode_dn(rest))
         try:
             addr = ipaddress.ip_address(text)
         except ValueError:
@@ -97,6 +102,10 @@ class Identity:
             return str(ipaddress.IPv6Address(self.data))
         if kind in (IdentityType.ID_FQDN, IdentityType.ID_RFC822_ADDR):
             return self.data.decode("ascii", errors="replace")
+        if kind == IdentityType.ID_DER_ASN1_DN:
+            from ikeclient.ike.dn import format_dn  # noqa: PLC0415
+
+            return format_dn(self.data)
         try:
             name = IdentityType(kind).name
         except ValueError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Callable
 
 from ikeclient.crypto.random import RandomSource, SystemRandomSource
@@ -136,7 +137,8 @@ class IkeSession:
         loop.add_reader(sock.fileno(), self._on_socket_readable)
         self._conn = Ikev2Connection(self._settings, local=local, remote=remote, rng=self._rng)
         self.connect_started_at = loop.time()
-        self._conn.connect(self.connect_started_at)
+        # The core reads no clock: it gets the time of day here, for certificate checks.
+        self._conn.connect(self.connect_started_at, wall_time=time.time())
         self._pump()
 
     async def wait_closed(self) -> IkeSaClosed:

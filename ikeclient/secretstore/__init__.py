@@ -1,7 +1,8 @@
 """Secrets for profiles: the OS keyring, a file only its owner can read, or a prompt.
 
 Keyring entries live under the service ``ikeclient`` with one user name per profile and
-kind (``<profile>:psk``, ``<profile>:xauth``, ``<profile>:eap``). A secret is never taken
+kind (``<profile>:psk``, ``<profile>:xauth``, ``<profile>:eap``, ``<profile>:key`` for the
+passphrase of the profile's private key or PKCS#12 file). A secret is never taken
 from a command-line argument or the environment, and never logged; on a host without a
 usable keyring backend there is no silent plaintext fallback, only a message that names
 the options.
@@ -16,11 +17,18 @@ from typing import TYPE_CHECKING, Any
 from ikeclient.errors import SecretStoreError
 
 if TYPE_CHECKING:
+    from ikeclient.config.credentials import ProfileSecrets
     from ikeclient.config.profile import Profile
 
 SERVICE = "ikeclient"
-KINDS = ("psk", "xauth", "eap")
-_KIND_NAMES = {"psk": "pre-shared key", "xauth": "XAUTH password", "eap": "EAP password"}
+KINDS = ("psk", "xauth", "eap", "key")
+_KIND_NAMES = {
+    "psk": "pre-shared key",
+    "xauth": "XAUTH password",
+    "eap": "EAP password",
+    "key": "private key passphrase",
+}
+_STREAM_TAG = b"ikeclient-secrets"
 NO_BACKEND_HINT = (
     "no usable keyring backend on this host; options: install a backend "
     "(e.g. pip install keyrings.alt, a file-based keyring), set psk_file in the profile to a "
@@ -129,10 +137,77 @@ def load_psk(profile: Profile, *, prompt: Callable[[str], str] | None = None) ->
     return value.encode("utf-8")
 
 
-def read_secret_stream(stream: Any = None) -> bytes:
-    """One secret from a pipe (the privileged half of ``up`` gets it this way)."""
+def _load_kind(
+    profile: Profile, kind: str, file: Any, prompt: Callable[[str], str] | None
+) -> bytes:
+    """One secret of ``kind``: its file if the profile names one, the keyring, else a prompt."""
+    from ikeclient.config.profile import read_secret_file  # noqa: PLC0415
+
+    if file is not None:
+        return read_secret_file(file, what=describe(kind))
+    try:
+        value = get_secret(profile.name, kind)
+    except SecretStoreError:
+        if prompt is None:
+            raise
+        value = None
+    if value is not None:
+        return value.encode("utf-8")
+    if prompt is not None:
+        typed = prompt(f"{describe(kind)} for {profile.name}: ")
+        if typed:
+            return typed.encode("utf-8")
+    raise SecretStoreError(
+        f"no {describe(kind)} for profile {profile.name!r} in the keyring "
+        f"(service {SERVICE!r}, user {keyring_user(profile.name, kind)!r}); store it with: "
+        f"ikeclient secret set {profile.name} --kind {kind}"
+    )
+
+
+def load_secrets(profile: Profile, *, prompt: Callable[[str], str] | None = None) -> ProfileSecrets:
+    """Every secret the profile's authentication needs: the pre-shared key, the EAP
+    password, the private key's passphrase; from files, the keyring or ``prompt``."""
+    from ikeclient.config.credentials import ProfileSecrets, key_is_encrypted  # noqa: PLC0415
+
+    auth = profile.auth
+    psk = load_psk(profile, prompt=prompt) if auth.uses_psk else b""
+    eap = None
+    if auth.uses_eap_password:
+        eap = _load_kind(profile, "eap", auth.eap_password_file, prompt)
+    key = None
+    if auth.uses_client_certificate and key_is_encrypted(auth):
+        key = _load_kind(profile, "key", auth.key_passphrase_file, prompt)
+    return ProfileSecrets(psk, eap, key)
+
+
+def encode_secrets(secrets: ProfileSecrets) -> bytes:
+    """One line for the pipe to the privileged half: a tag, then ``kind=hex`` fields."""
+    fields = [b"psk=" + secrets.psk.hex().encode()]
+    if secrets.eap is not None:
+        fields.append(b"eap=" + secrets.eap.hex().encode())
+    if secrets.key is not None:
+        fields.append(b"key=" + secrets.key.hex().encode())
+    return b" ".join([_STREAM_TAG, *fields]) + b"\n"
+
+
+def read_secret_stream(stream: Any = None) -> ProfileSecrets:
+    """The secrets from a pipe (the privileged half of ``up`` gets them this way).
+
+    The line is :func:`encode_secrets`' format, or a bare pre-shared key.
+    """
+    from ikeclient.config.credentials import ProfileSecrets  # noqa: PLC0415
+
     source = stream if stream is not None else sys.stdin.buffer
     data: bytes = source.readline().rstrip(b"\r\n")
     if not data:
         raise SecretStoreError("no secret arrived on standard input")
-    return data
+    if not data.startswith(_STREAM_TAG + b" "):
+        return ProfileSecrets(psk=data)
+    values: dict[bytes, bytes] = {}
+    for item in data.split(b" ")[1:]:
+        kind, _, value = item.partition(b"=")
+        try:
+            values[kind] = bytes.fromhex(value.decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            raise SecretStoreError("malformed secrets on standard input") from None
+    return ProfileSecrets(values.get(b"psk", b""), values.get(b"eap"), values.get(b"key"))

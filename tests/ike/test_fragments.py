@@ -75,3 +75,43 @@ def test_memory_stays_bounded_whatever_arrives(
             r.add(msg_id, resp, number, total, 35, data)
         assert r.pending <= 2
         assert r.buffered_bytes <= 2 * 8192
+
+
+def test_an_incomplete_message_is_forgotten_after_max_age() -> None:
+    r = FragmentReassembler(max_age=30.0)
+    assert r.add(1, True, 1, 2, 35, b"a", now=0.0) is None
+    r.expire(29.0)
+    assert r.pending == 1
+    r.expire(31.0)
+    assert r.pending == 0 and r.buffered_bytes == 0
+    # A late fragment starts over: the first one is not remembered.
+    assert r.add(1, True, 2, 2, 0, b"b", now=31.0) is None
+    assert r.add(1, True, 1, 2, 35, b"a", now=32.0) == (35, b"ab")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.booleans(),
+            st.integers(1, 8),
+            st.integers(1, 8),
+            st.binary(max_size=600),
+            st.floats(0, 5, allow_nan=False),
+        ),
+        max_size=80,
+    )
+)
+def test_limits_hold_over_time(fragments: list[tuple[int, bool, int, int, bytes, float]]) -> None:
+    """Count, size and age limits together: bounded memory, nothing older than max_age kept."""
+    r = FragmentReassembler(max_fragments=8, max_message_size=2048, max_age=10.0)
+    now = 0.0
+    for msg_id, resp, number, total, data, step in fragments:
+        now += step
+        with contextlib.suppress(InvalidSyntax):
+            r.add(msg_id, resp, number, total, 35, data, now=now)
+        assert r.pending <= 2
+        assert r.buffered_bytes <= 2 * 2048
+    r.expire(now + 10.1)
+    assert r.pending == 0

@@ -329,6 +329,10 @@ class DaemonOptions:
     #: Passthrough merged into the daemon's strongswan.conf section (e.g.
     #: ``{"retransmit_timeout": "1.0", "plugins": {"kernel-libipsec": {...}}}``).
     charon_extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Files for swanctl's credential directories, by path relative to the daemon's directory
+    #: (which is swanctl's base directory, as ``--file`` points there): ``x509/gw.pem``,
+    #: ``private/gw.key``, ``x509ca/ca.pem``, ``x509crl/ca.crl``.  Loaded by ``--load-all``.
+    credentials: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -453,6 +457,13 @@ class StrongSwanDaemon:
         self.strongswan_conf.write_text(conf + "\n")
         self.swanctl_conf.write_text(self.swanctl_text())
         os.chmod(self.swanctl_conf, 0o600)
+        for relative, data in self.options.credentials.items():
+            path = self.dir / relative
+            if self.dir not in path.resolve().parents:
+                raise LabError(f"credential path {relative!r} leaves the daemon directory")
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.write_bytes(data)
+            os.chmod(path, 0o600)
 
     # -- process -----------------------------------------------------------------------------
 

@@ -16,7 +16,14 @@ The connection owns exactly these things and nothing else:
   exponential backoff until it is answered or the schedule runs out (§2.1);
 - the cached response to the gateway's last request, resent when the
   gateway retransmits that request (§2.1);
-- the UDP framing after the float to port 4500 (the non-ESP marker, §2.23).
+- the UDP framing after the float to port 4500 (the non-ESP marker, §2.23);
+- RFC 7383 fragmentation: a protected request too large for ``fragment_size``
+  goes out as SKF fragments once both sides announced support, and the
+  gateway's fragments are reassembled within limits of count, size and age.
+
+The time of day is an input too: ``connect(now, wall_time=...)`` anchors it,
+and certificates are checked against ``wall_time + (now - connect's now)``;
+the core never reads a clock.
 
 What each exchange puts in its messages and how it checks the answer lives
 in one module per exchange (``ike_init``, ``ike_auth``, ``informational``),
@@ -58,8 +65,9 @@ from ikeclient.ike.events import (
     IkeSaEstablished,
 )
 from ikeclient.ike.v2.enums import ExchangeType, HeaderFlag, NotifyType
+from ikeclient.ike.v2.fragmentation import fragment_message, ike_message_limit
 from ikeclient.ike.v2.fragments import FragmentReassembler
-from ikeclient.ike.v2.ike_auth import AuthDone, IkeAuthExchange
+from ikeclient.ike.v2.ike_auth import AuthContinue, IkeAuthExchange
 from ikeclient.ike.v2.ike_init import IkeSaInitExchange, Retry, SaInitDone
 from ikeclient.ike.v2.ike_sa import IkeSa
 from ikeclient.ike.v2.informational import delete_ike_sa, process_peer_informational
@@ -99,6 +107,7 @@ class _Request:
     handler: ResponseHandler
     deadline: float
     attempts: int = 0
+    fragments: tuple[bytes, ...] = ()  # RFC 7383: the datagrams after ``wire``, resent with it
 
 
 @dataclass(slots=True)
@@ -151,6 +160,9 @@ class Ikev2Connection:
         self._close_error: IkeError | None = None
         self._local_nat = False
         self._remote_nat = False
+        self._fragmentation = False  # both sides announced RFC 7383 support
+        self._last_now = 0.0
+        self._wall_offset: float | None = None
         self.drops = DropCounters()
         self.log = _SpiLogger(logger, {"spi": self.spi_i.hex()})
 
@@ -184,10 +196,18 @@ class Ikev2Connection:
 
     # -- commands -------------------------------------------------------------------------
 
-    def connect(self, now: float) -> None:
-        """Start IKE_SA_INIT."""
+    def connect(self, now: float, *, wall_time: float | None = None) -> None:
+        """Start IKE_SA_INIT.
+
+        ``wall_time`` is the time of day at ``now`` (seconds since the epoch);
+        certificate checks need it, the core reads no clock of its own.
+        """
         if self.state != IkeSaState.INITIAL:
             raise LocalProtocolError("connect() was already called")
+        if wall_time is not None:
+            self._wall_offset = wall_time - now
+        elif self._settings.auth.needs_wall_clock:
+            raise LocalProtocolError("certificate checks need connect(now, wall_time=...)")
         self._init = IkeSaInitExchange(
             self._settings, self._rng, self.spi_i, self._local, self._remote
         )
@@ -232,7 +252,8 @@ class Ikev2Connection:
             return
         req.deadline = now + intervals[req.attempts]
         self.log.debug("retransmitting message %d (try %d)", req.message_id, req.attempts + 1)
-        self._out.append((req.wire, self._remote))
+        for wire in (req.wire, *req.fragments):
+            self._out.append((wire, self._remote))
 
     def next_event(self) -> IkeEvent | None:
         """The next event, or None when there is none."""
@@ -255,6 +276,7 @@ class Ikev2Connection:
     # -- receiving ---------------------------------------------------------------------------
 
     def _receive(self, data: bytes, src: Endpoint, now: float) -> None:
+        self._last_now = now
         if data == b"\xff":
             self.drops.keepalive += 1
             return
@@ -378,6 +400,7 @@ class Ikev2Connection:
             skf.total_fragments,
             skf.first_inner,
             plaintext,
+            now=self._last_now,
         )
         if whole is None:
             self.drops.fragments_held += 1
@@ -434,6 +457,7 @@ class Ikev2Connection:
         )
         self._local_nat = result.local_behind_nat
         self._remote_nat = result.remote_behind_nat
+        self._fragmentation = result.fragmentation and self._settings.fragmentation
         nat = result.local_behind_nat or result.remote_behind_nat
         if (nat or self._settings.force_encapsulation) and not self._natt:
             self._natt = True
@@ -447,7 +471,13 @@ class Ikev2Connection:
         )
         self._state.move_to(IkeSaState.AUTH_SENT)
         self._auth = IkeAuthExchange(
-            self._settings, self._sa, self._rng, self._local, self._remote, self._natt
+            self._settings,
+            self._sa,
+            self._rng,
+            self._local,
+            self._remote,
+            self._natt,
+            peer_signature_hashes=result.signature_hashes,
         )
         self._send_encrypted(
             ExchangeType.IKE_AUTH, self._auth.build_request(), self._on_auth_response, now
@@ -459,7 +489,12 @@ class Ikev2Connection:
         self, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
     ) -> None:
         assert self._auth is not None and self._sa is not None
-        done: AuthDone = self._auth.process_response(inner)
+        wall = now + self._wall_offset if self._wall_offset is not None else None
+        done = self._auth.process_response(inner, wall)
+        if isinstance(done, AuthContinue):
+            # EAP (RFC 7296 §2.16): another IKE_AUTH round trip, same state.
+            self._send_encrypted(ExchangeType.IKE_AUTH, done.payloads, self._on_auth_response, now)
+            return
         self._state.move_to(IkeSaState.ESTABLISHED)
         self._events.append(
             IkeSaEstablished(
@@ -474,7 +509,12 @@ class Ikev2Connection:
                 remote_identity=str(done.remote_identity),
             )
         )
-        self.log.info("IKE SA established with %s", done.remote_identity)
+        authenticator = self._auth.authenticator
+        self.log.info(
+            "IKE SA established with %s (%s)",
+            done.remote_identity,
+            authenticator.remote_certificate or self._settings.auth.remote,
+        )
         if done.child_error is not None:
             # An IKE SA without its child carries no traffic: close it, say why.
             self._close_error = done.child_error
@@ -569,12 +609,21 @@ class Ikev2Connection:
         return NON_ESP_MARKER + message if self._natt else message
 
     def _send_request(
-        self, exchange: int, wire: bytes, handler: ResponseHandler, now: float
+        self,
+        exchange: int,
+        wire: bytes,
+        handler: ResponseHandler,
+        now: float,
+        fragments: tuple[bytes, ...] = (),
     ) -> None:
         framed = self._frame(wire)
+        more = tuple(self._frame(f) for f in fragments)
         first = self._settings.retransmit.intervals()[0]
-        self._outstanding = _Request(self._next_message_id, exchange, framed, handler, now + first)
-        self._out.append((framed, self._remote))
+        self._outstanding = _Request(
+            self._next_message_id, exchange, framed, handler, now + first, fragments=more
+        )
+        for datagram in (framed, *more):
+            self._out.append((datagram, self._remote))
 
     def _send_encrypted(
         self, exchange: int, payloads: list[Payload], handler: ResponseHandler, now: float
@@ -583,7 +632,7 @@ class Ikev2Connection:
             self._pending.append((exchange, payloads, handler))
             return
         assert self._sa is not None
-        wire = encrypt_message(
+        wires = fragment_message(
             spi_i=self.spi_i,
             spi_r=self._sa.spi_r,
             exchange_type=exchange,
@@ -592,8 +641,23 @@ class Ikev2Connection:
             payloads=payloads,
             cipher=self._sa.outbound,
             rng=self._rng,
+            max_size=self._fragment_limit(),
         )
-        self._send_request(exchange, wire, handler, now)
+        if len(wires) > 1:
+            self.log.info(
+                "message %d goes out in %d RFC 7383 fragments", self._next_message_id, len(wires)
+            )
+        self._send_request(exchange, wires[0], handler, now, tuple(wires[1:]))
+
+    def _fragment_limit(self) -> int | None:
+        """The largest IKE message before RFC 7383 fragmentation, or None without it."""
+        if not self._fragmentation:
+            return None
+        return ike_message_limit(
+            self._settings.fragment_size,
+            ipv6=":" in self._remote.host,
+            non_esp_marker=self._natt,
+        )
 
     def _send_pending(self, now: float) -> None:
         if self.state == IkeSaState.CLOSED or self._outstanding is not None:

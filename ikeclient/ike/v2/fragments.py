@@ -3,9 +3,11 @@
 Each fragment is a message of its own: the IKE header, one SKF payload whose
 ICV (or AEAD tag) covers that header and the SKF header (RFC 7383 §2.5), so
 every fragment is authenticated before it is kept. Only fragment 1 names the
-first inner payload. Limits on the number of fragments, the total size and
-the number of messages under reassembly keep a peer from making us hold
-memory (RFC 7383 §2.6: a node must bound its reassembly resources).
+first inner payload. Limits on the number of fragments, the total size, the
+number of messages under reassembly and their age keep a peer from making us
+hold memory (RFC 7383 §2.6: a node must bound its reassembly resources): a
+message whose fragments have not all come within ``max_age`` seconds of the
+first is forgotten.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from ikeclient.errors import InvalidSyntax
 
 MAX_FRAGMENTS = 64
 MAX_MESSAGE_SIZE = 64 * 1024
+MAX_AGE = 30.0
 
 
 @dataclass(slots=True)
 class _Partial:
     total: int
+    started: float = 0.0
     first_inner: int = 0
     size: int = 0
     parts: dict[int, bytes] = field(default_factory=dict)
@@ -30,10 +34,14 @@ class FragmentReassembler:
     """Collects decrypted fragments of one message at a time per (message ID, direction)."""
 
     def __init__(
-        self, max_fragments: int = MAX_FRAGMENTS, max_message_size: int = MAX_MESSAGE_SIZE
+        self,
+        max_fragments: int = MAX_FRAGMENTS,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        max_age: float = MAX_AGE,
     ) -> None:
         self._max_fragments = max_fragments
         self._max_size = max_message_size
+        self._max_age = max_age
         self._partial: dict[tuple[int, bool], _Partial] = {}
 
     def add(
@@ -44,6 +52,7 @@ class FragmentReassembler:
         total_fragments: int,
         first_inner: int,
         plaintext: bytes,
+        now: float = 0.0,
     ) -> tuple[int, bytes] | None:
         """Keep one authenticated fragment; return (first inner type, message) when complete.
 
@@ -56,6 +65,7 @@ class FragmentReassembler:
             raise InvalidSyntax(
                 f"message in {total_fragments} fragments (at most {self._max_fragments} allowed)"
             )
+        self.expire(now)
         key = (message_id, is_response)
         # Only the newest message of each direction is kept under reassembly:
         # fragments of an older one are late, and a newer one replaces it.
@@ -65,7 +75,7 @@ class FragmentReassembler:
             del self._partial[other]
         partial = self._partial.get(key)
         if partial is None or total_fragments > partial.total:
-            partial = _Partial(total_fragments)
+            partial = _Partial(total_fragments, now)
             self._partial[key] = partial
         elif total_fragments < partial.total:
             return None
@@ -83,6 +93,11 @@ class FragmentReassembler:
         del self._partial[key]
         data = b"".join(partial.parts[n] for n in range(1, partial.total + 1))
         return partial.first_inner, data
+
+    def expire(self, now: float) -> None:
+        """Forget messages whose first fragment came more than ``max_age`` seconds ago."""
+        for key in [k for k, p in self._partial.items() if now - p.started > self._max_age]:
+            del self._partial[key]
 
     def discard(self, message_id: int, is_response: bool) -> None:
         """Forget a message under reassembly (answered, or given up)."""

@@ -1,12 +1,16 @@
-"""The IKE_AUTH exchange with a pre-shared key and the first child SA (RFC 7296 §1.2, §2.15).
+"""The IKE_AUTH exchange and the first child SA (RFC 7296 §1.2, §2.15, §2.16).
 
-    HDR, SK {IDi, N(INITIAL_CONTACT), [IDr,] AUTH, CP(CFG_REQUEST),
-             SAi2, TSi, TSr}  -->
-                         <--  HDR, SK {IDr, AUTH, CP(CFG_REPLY), SAr2, TSi, TSr}
+    HDR, SK {IDi, [CERT+,] [CERTREQ,] N(INITIAL_CONTACT), [IDr,] [AUTH,]
+             CP(CFG_REQUEST), SAi2, TSi, TSr}  -->
+                         <--  HDR, SK {IDr, [CERT+,] AUTH, CP(CFG_REPLY), SAr2, TSi, TSr}
 
-The responder's AUTH is verified before anything else in the response is
-used. Errors about the child SA (TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN, ...)
-may come with a valid AUTH: the IKE SA then exists but carries no child.
+With EAP the exchange takes more round trips (:mod:`authenticator`), and the
+config and child SA arrive with the last response. AUTH, CERT, CERTREQ and
+EAP belong to :class:`~ikeclient.ike.v2.authenticator.Ikev2Authenticator`;
+this module owns identities, config and the child SA. The responder's AUTH is
+verified before anything else in the response is used. Errors about the
+child SA (TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN, ...) may come with a valid
+AUTH: the IKE SA then exists but carries no child.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from ikeclient.crypto.kdf import derive_child_sa_keys
 from ikeclient.crypto.random import RandomSource
 from ikeclient.errors import (
     AuthenticationFailed,
-    IdentityMismatch,
     InvalidSyntax,
     NoProposalChosen,
     PeerNotify,
@@ -34,9 +37,9 @@ from ikeclient.ike.events import (
     Endpoint,
 )
 from ikeclient.ike.identity import Identity
-from ikeclient.ike.v2.auth import psk_auth, signed_octets, verify_psk_auth
+from ikeclient.ike.v2.authenticator import Ikev2Authenticator
 from ikeclient.ike.v2.config_payload import build_cfg_request, parse_cfg_reply
-from ikeclient.ike.v2.enums import AuthMethod, NotifyType, ProtocolId, is_error
+from ikeclient.ike.v2.enums import NotifyType, ProtocolId, is_error
 from ikeclient.ike.v2.ike_init import notify_name
 from ikeclient.ike.v2.ike_sa import IkeSa
 from ikeclient.ike.v2.message import find_all, find_payload
@@ -49,6 +52,7 @@ from ikeclient.ike.v2.negotiation import (
 from ikeclient.ike.v2.payloads import (
     AuthPayload,
     CpPayload,
+    EapPayload,
     IdiPayload,
     IdrPayload,
     NotifyPayload,
@@ -59,6 +63,11 @@ from ikeclient.ike.v2.payloads import (
 )
 from ikeclient.ike.v2.settings import ANY_IPV4, ANY_IPV6, Ikev2Settings
 
+_REJECTED_HINTS = {
+    "psk": "wrong pre-shared key or identity?",
+    "pubkey": "certificate not trusted or not for our identity?",
+    "eap": "wrong EAP user name or password?",
+}
 _CHILD_ERRORS: dict[int, type[RemoteProtocolError]] = {
     NotifyType.NO_PROPOSAL_CHOSEN: NoProposalChosen,
     NotifyType.TS_UNACCEPTABLE: TsUnacceptable,
@@ -75,6 +84,13 @@ class AuthDone:
     child_error: RemoteProtocolError | None
 
 
+@dataclass(frozen=True, slots=True)
+class AuthContinue:
+    """IKE_AUTH needs another round trip (EAP, RFC 7296 §2.16): send these payloads."""
+
+    payloads: list[Payload]
+
+
 class IkeAuthExchange:
     """Builds the IKE_AUTH request and processes its response."""
 
@@ -86,6 +102,8 @@ class IkeAuthExchange:
         local: Endpoint,
         remote: Endpoint,
         udp_encapsulation: bool,
+        *,
+        peer_signature_hashes: tuple[int, ...] = (),
     ) -> None:
         self._settings = settings
         self._sa = ike_sa
@@ -97,27 +115,19 @@ class IkeAuthExchange:
         self.child_spi = spi if int.from_bytes(spi, "big") > 255 else b"\x80" + spi[1:]
         self._tsi = (ANY_IPV4, ANY_IPV6) if settings.request_ipv6 else (ANY_IPV4,)
         self._tsr = settings.remote_ts
+        self.authenticator = Ikev2Authenticator(
+            settings, ike_sa, rng, peer_signature_hashes=peer_signature_hashes
+        )
 
     def build_request(self) -> list[Payload]:
         """The payloads to put inside SK."""
         s = self._settings
-        octets = signed_octets(
-            self._sa.prf,
-            self._sa.init_request,
-            self._sa.nonce_r,
-            self._sa.keys.sk_pi,
-            s.local_id.id_type,
-            s.local_id.data,
-        )
-        payloads: list[Payload] = [
-            IdiPayload(s.local_id.id_type, s.local_id.data),
-            NotifyPayload(0, b"", NotifyType.INITIAL_CONTACT, b""),
-        ]
+        payloads: list[Payload] = [IdiPayload(s.local_id.id_type, s.local_id.data)]
+        payloads += self.authenticator.certificate_payloads()
+        payloads.append(NotifyPayload(0, b"", NotifyType.INITIAL_CONTACT, b""))
         if s.remote_id is not None and s.send_remote_id:
             payloads.append(IdrPayload(s.remote_id.id_type, s.remote_id.data))
-        payloads.append(
-            AuthPayload(AuthMethod.SHARED_KEY_MIC, psk_auth(self._sa.prf, s.psk, octets))
-        )
+        payloads += self.authenticator.auth_payloads()
         if s.request_virtual_ip:
             payloads.append(build_cfg_request(ipv4=True, ipv6=s.request_ipv6))
         payloads.append(
@@ -127,36 +137,25 @@ class IkeAuthExchange:
         payloads.append(TsrPayload(tuple(ts_to_wire(t) for t in self._tsr)))
         return payloads
 
-    def process_response(self, payloads: tuple[Payload, ...]) -> AuthDone:
-        """Verify the gateway's AUTH first, then take config and the child SA."""
+    def process_response(
+        self, payloads: tuple[Payload, ...], wall_time: float | None = None
+    ) -> AuthDone | AuthContinue:
+        """Verify the gateway's AUTH first, then take config and the child SA.
+
+        ``wall_time`` (seconds since the epoch) is the time of day certificates
+        are checked against. With EAP, returns :class:`AuthContinue` until the
+        last round trip.
+        """
         notifies = find_all(payloads, NotifyPayload)
-        auth = find_payload(payloads, AuthPayload)
-        idr = find_payload(payloads, IdrPayload)
-        if auth is None:
+        if (
+            find_payload(payloads, AuthPayload) is None
+            and find_payload(payloads, EapPayload) is None
+        ):
             self._raise_for_notifies(notifies, auth_missing=True)
-            raise InvalidSyntax("IKE_AUTH response has no AUTH payload")
-        if idr is None:
-            raise InvalidSyntax("IKE_AUTH response has no IDr payload")
-        if auth.method != AuthMethod.SHARED_KEY_MIC:
-            raise AuthenticationFailed(
-                f"the gateway authenticated with method {auth.method}; "
-                "this profile expects a pre-shared key (method 2)"
-            )
-        octets = signed_octets(
-            self._sa.prf,
-            self._sa.init_response,
-            self._sa.nonce_i,
-            self._sa.keys.sk_pr,
-            idr.id_type,
-            idr.data,
-        )
-        verify_psk_auth(self._sa.prf, self._settings.psk, octets, auth.data)
-        remote_identity = Identity(idr.id_type, idr.data)
-        expected = self._settings.remote_id
-        if expected is not None and remote_identity != expected:
-            raise IdentityMismatch(
-                f"the gateway identified as {remote_identity}, but the profile expects {expected}"
-            )
+        step = self.authenticator.process(payloads, wall_time)
+        if isinstance(step, list):
+            return AuthContinue(step)
+        remote_identity = step
         cp = find_payload(payloads, CpPayload)
         config = parse_cfg_reply(cp) if cp is not None else None
         try:
@@ -171,9 +170,8 @@ class IkeAuthExchange:
             if not is_error(n.notify_type):
                 continue
             if n.notify_type == NotifyType.AUTHENTICATION_FAILED:
-                raise AuthenticationFailed(
-                    "the gateway rejected our authentication (wrong pre-shared key or identity?)"
-                )
+                hint = _REJECTED_HINTS[self._settings.auth.local]
+                raise AuthenticationFailed(f"the gateway rejected our authentication ({hint})")
             cls = _CHILD_ERRORS.get(n.notify_type)
             if cls is NoProposalChosen:
                 offered = ", ".join(str(p) for p in self._settings.esp_proposals)

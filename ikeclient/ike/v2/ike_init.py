@@ -24,7 +24,7 @@ from ikeclient.errors import (
 )
 from ikeclient.ike.events import Endpoint
 from ikeclient.ike.proposals import ChosenAlgorithms
-from ikeclient.ike.v2.enums import HashAlgorithm, NotifyType, ProtocolId, is_error
+from ikeclient.ike.v2.enums import NotifyType, ProtocolId, is_error
 from ikeclient.ike.v2.message import Message, find_all, find_payload
 from ikeclient.ike.v2.natd import natd_hash
 from ikeclient.ike.v2.negotiation import build_sa_payload, select_accepted
@@ -36,6 +36,7 @@ from ikeclient.ike.v2.payloads import (
     SaPayload,
 )
 from ikeclient.ike.v2.settings import Ikev2Settings
+from ikeclient.ike.v2.signature_auth import OUR_SIGNATURE_HASHES
 
 NONCE_SIZE = 32
 MAX_COOKIE_RETRIES = 3
@@ -68,6 +69,7 @@ class SaInitDone:
     local_behind_nat: bool
     remote_behind_nat: bool
     fragmentation: bool
+    signature_hashes: tuple[int, ...] = ()
 
 
 class IkeSaInitExchange:
@@ -118,10 +120,8 @@ class IkeSaInitExchange:
             )
         )
         payloads.append(NotifyPayload(0, b"", NotifyType.IKEV2_FRAGMENTATION_SUPPORTED, b""))
-        hashes = b"".join(
-            h.to_bytes(2, "big")
-            for h in (HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512)
-        )
+        # RFC 7427 §4; IDENTITY (RFC 8420) lets the gateway sign with Ed25519/Ed448.
+        hashes = b"".join(h.to_bytes(2, "big") for h in OUR_SIGNATURE_HASHES)
         payloads.append(NotifyPayload(0, b"", NotifyType.SIGNATURE_HASH_ALGORITHMS, hashes))
         return payloads
 
@@ -151,7 +151,16 @@ class IkeSaInitExchange:
         fragmentation = any(
             n.notify_type == NotifyType.IKEV2_FRAGMENTATION_SUPPORTED for n in notifies
         )
-        return SaInitDone(spi_r, chosen, nonce.data, shared, local_nat, remote_nat, fragmentation)
+        return SaInitDone(
+            spi_r,
+            chosen,
+            nonce.data,
+            shared,
+            local_nat,
+            remote_nat,
+            fragmentation,
+            _signature_hashes(notifies),
+        )
 
     def _handle_notify_only(self, notifies: Sequence[NotifyPayload]) -> Retry:
         for n in notifies:
@@ -209,3 +218,12 @@ class IkeSaInitExchange:
         local_nat = natd_hash(self._spi_i, spi_r, self._local) not in dests
         remote_nat = natd_hash(self._spi_i, spi_r, self._remote) not in sources
         return local_nat, remote_nat
+
+
+def _signature_hashes(notifies: Sequence[NotifyPayload]) -> tuple[int, ...]:
+    """The hashes the gateway announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4), in order."""
+    for n in notifies:
+        if n.notify_type == NotifyType.SIGNATURE_HASH_ALGORITHMS:
+            data = n.data[: len(n.data) & ~1]  # 2 octets each; a stray odd octet is ignored
+            return tuple(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
+    return ()

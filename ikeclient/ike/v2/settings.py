@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ikeclient.ike.events import TrafficSelectorRange
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.proposals import ProposalSpec
+from ikeclient.ike.v2.auth_settings import AuthSettings
 
 ANY_IPV4 = TrafficSelectorRange(
     ipaddress.IPv4Address("0.0.0.0"),  # noqa: S104 - a selector, not a bind
@@ -41,6 +42,9 @@ class Ikev2Settings:
 
     ``remote_ts`` are the selectors asked for the first child SA (TSr); TSi
     is "any" of each address family, narrowed by the gateway to the virtual IP.
+    ``auth`` says how each side authenticates (a pre-shared key by default);
+    ``fragment_size`` is the largest IP datagram an IKE message may fill before
+    it goes out in RFC 7383 fragments (when both sides support them).
     """
 
     local_id: Identity
@@ -57,3 +61,6 @@ class Ikev2Settings:
     retransmit: RetransmitPolicy = field(default_factory=RetransmitPolicy)
     child_name: str = "child"
     nat_t_port: int = 4500
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    fragmentation: bool = True
+    fragment_size: int = 1280
