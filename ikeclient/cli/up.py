@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ikeclient.config.profile import Profile, ikev2_settings, profile_path, resolve_profile
+from ikeclient.config.profile import Profile, connection_settings, profile_path, resolve_profile
 from ikeclient.errors import IkeClientError, PrivilegeError
 from ikeclient.exitcodes import ExitCode, exit_code_for
 from ikeclient.ike.events import (
@@ -45,7 +45,7 @@ from ikeclient.net.journal import recover_stale
 from ikeclient.runtime.session import IkeSession
 from ikeclient.runtime.state import StateFiles
 from ikeclient.runtime.tunnel import TunnelOptions
-from ikeclient.secretstore import load_psk, read_secret_stream
+from ikeclient.secretstore import load_psk, load_xauth_password, read_secret_stream
 
 if TYPE_CHECKING:
     from ikeclient.runtime.keylog import KeyLog
@@ -75,14 +75,21 @@ def has_net_admin() -> bool:
 def run_up(req: UpRequest) -> int:
     """The whole ``up`` command; returns the exit code (errors are raised as IkeClientError)."""
     profile = resolve_profile(req.profile)
+    for warning in profile.warnings:
+        typer.echo(f"ikeclient: warning: {warning}", err=True)
+    xauth: bytes | None = None
     if req.secret_stdin:
         psk = read_secret_stream()
+        if profile.version == 1 and profile.xauth_user:
+            xauth = read_secret_stream()
     else:
         interactive = sys.stdin.isatty()
         psk = load_psk(profile, prompt=getpass.getpass if interactive else None)
+        if profile.version == 1 and profile.xauth_user:
+            xauth = load_xauth_password(profile, prompt=getpass.getpass if interactive else None)
         if not has_net_admin():
             if interactive and shutil.which("sudo") and os.geteuid() != 0:
-                return _run_privileged_half(req, profile, psk)
+                return _run_privileged_half(req, profile, psk, xauth)
             raise PrivilegeError(
                 "ikeclient up needs CAP_NET_ADMIN for the TUN device, addresses and routes: "
                 f"run it from a terminal (it asks sudo for that part) or as root: "
@@ -95,12 +102,14 @@ def run_up(req: UpRequest) -> int:
     notify = _detach(files) if req.detach else None
     files.claim()
     try:
-        return asyncio.run(_connect(profile, psk, req, files, notify))
+        return asyncio.run(_connect(profile, (psk, xauth), req, files, notify))
     finally:
         files.release()
 
 
-def _run_privileged_half(req: UpRequest, profile: Profile, psk: bytes) -> int:
+def _run_privileged_half(
+    req: UpRequest, profile: Profile, psk: bytes, xauth: bytes | None = None
+) -> int:
     """Run ``up`` again under sudo; the secret goes over standard input, never argv/env."""
     import subprocess  # noqa: PLC0415
 
@@ -116,7 +125,7 @@ def _run_privileged_half(req: UpRequest, profile: Profile, psk: bytes) -> int:
     typer.echo("ikeclient: the tunnel needs CAP_NET_ADMIN; asking sudo for it", err=True)
     with subprocess.Popen(argv, stdin=subprocess.PIPE) as child:
         assert child.stdin is not None
-        child.stdin.write(psk + b"\n")
+        child.stdin.write(psk + b"\n" + (xauth + b"\n" if xauth is not None else b""))
         child.stdin.close()
         try:
             return child.wait()
@@ -346,8 +355,12 @@ def _ike_drops(session: IkeSession | None) -> dict[str, int]:
     return {k: v for k, v in values.items() if v}
 
 
+Secrets = tuple[bytes, bytes | None]
+"""The pre-shared key and, for IKEv1 XAUTH, the XAUTH password."""
+
+
 async def _connect(
-    profile: Profile, psk: bytes, req: UpRequest, files: StateFiles, notify: int | None
+    profile: Profile, psk: Secrets, req: UpRequest, files: StateFiles, notify: int | None
 ) -> int:
     keylog = None
     if req.keylog is not None:
@@ -382,7 +395,7 @@ async def _connect(
 
 async def _one_session(
     profile: Profile,
-    psk: bytes,
+    psk: Secrets,
     req: UpRequest,
     files: StateFiles,
     notify: int | None,
@@ -401,7 +414,7 @@ async def _one_session(
         replay_window=profile.replay_window,
     )
     session = IkeSession(
-        ikev2_settings(profile, psk),
+        connection_settings(profile, *psk),
         profile.gateway,
         profile.port,
         on_event=reporter.event,

@@ -129,6 +129,35 @@ def load_psk(profile: Profile, *, prompt: Callable[[str], str] | None = None) ->
     return value.encode("utf-8")
 
 
+def load_xauth_password(
+    profile: Profile, *, prompt: Callable[[str], str] | None = None
+) -> bytes:
+    """The profile's XAUTH password (IKEv1): ``xauth_password_file``, the keyring (kind
+    ``xauth``), else ``prompt``."""
+    from ikeclient.config.profile import read_secret_file  # noqa: PLC0415
+
+    if profile.xauth_password_file is not None:
+        return read_secret_file(profile.xauth_password_file, what="XAUTH password")
+    user = keyring_user(profile.name, "xauth")
+    try:
+        value = get_secret(profile.name, "xauth")
+    except SecretStoreError:
+        if prompt is None:
+            raise
+        value = None
+    if value is None:
+        if prompt is not None:
+            typed = prompt(f"XAUTH password for {profile.xauth_user} ({profile.name}): ")
+            if typed:
+                return typed.encode("utf-8")
+        raise SecretStoreError(
+            f"no XAUTH password for profile {profile.name!r} in the keyring "
+            f"(service {SERVICE!r}, user {user!r}); store one with: "
+            f"ikeclient secret set {profile.name} --kind xauth"
+        )
+    return value.encode("utf-8")
+
+
 def read_secret_stream(stream: Any = None) -> bytes:
     """One secret from a pipe (the privileged half of ``up`` gets it this way)."""
     source = stream if stream is not None else sys.stdin.buffer
