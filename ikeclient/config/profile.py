@@ -65,7 +65,15 @@ _KEYS = {
     "child_lifetime",
     "dpd_delay",
 }
-_IKEV1_ONLY = ("mode", "xauth_user", "xauth_password_file", "modecfg", "ike_lifetime", "child_lifetime", "dpd_delay")
+_IKEV1_ONLY = (
+    "mode",
+    "xauth_user",
+    "xauth_password_file",
+    "modecfg",
+    "ike_lifetime",
+    "child_lifetime",
+    "dpd_delay",
+)
 _RETRANSMIT_KEYS = {"timeout", "base", "tries"}
 
 
@@ -322,9 +330,7 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     )
 
 
-def _check_ikev1_proposals(
-    r: _Reader, ike: list[ProposalSpec], esp: list[ProposalSpec]
-) -> None:
+def _check_ikev1_proposals(r: _Reader, ike: list[ProposalSpec], esp: list[ProposalSpec]) -> None:
     """IKEv1 phase 1 takes AES-CBC or 3DES with an HMAC hash; ESP what the engine does."""
     from ikeclient.errors import UnsupportedAlgorithm  # noqa: PLC0415
     from ikeclient.ike.v1.proposals import phase1_suites, phase2_suites  # noqa: PLC0415

@@ -129,9 +129,7 @@ def load_psk(profile: Profile, *, prompt: Callable[[str], str] | None = None) ->
     return value.encode("utf-8")
 
 
-def load_xauth_password(
-    profile: Profile, *, prompt: Callable[[str], str] | None = None
-) -> bytes:
+def load_xauth_password(profile: Profile, *, prompt: Callable[[str], str] | None = None) -> bytes:
     """The profile's XAUTH password (IKEv1): ``xauth_password_file``, the keyring (kind
     ``xauth``), else ``prompt``."""
     from ikeclient.config.profile import read_secret_file  # noqa: PLC0415

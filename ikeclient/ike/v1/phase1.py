@@ -152,10 +152,11 @@ class Phase1Exchange:
         elif any(v in vids for v in NAT_T_VIDS[1:]):
             self._nat_t, self._natt_draft = True, True
 
-    def _natd_payloads(self, hash_alg: int) -> list[Payload]:
+    def _natd_payloads(self, hash_alg: int, remote_port: int | None = None) -> list[Payload]:
         if not self._nat_t:
             return []
-        remote = natd_hash(hash_alg, self.cky_i, self.cky_r, self._remote)
+        dest = Endpoint(self._remote.host, remote_port or self._remote.port)
+        remote = natd_hash(hash_alg, self.cky_i, self.cky_r, dest)
         if self.s.force_encapsulation:
             # Pretend to be behind a NAT so the gateway encapsulates ESP (strongSwan's
             # forceencaps does the same): a hash that matches no address.
@@ -216,7 +217,12 @@ class Phase1Exchange:
             sa.prf, sa.keys.skeyid, self._gxi, self.gxr, self.cky_i, self.cky_r,
             self.sa_i_b, encode_body(self._id_i),
         )  # fmt: skip
-        return sa, [HashPayload(hash_i), *self._natd_payloads(sa.suite.hash_alg)]
+        # Message 3 goes to the NAT-T port once a NAT was seen (RFC 3947 §4): hash that.
+        floats = sa.nat_t and (
+            sa.local_behind_nat or sa.remote_behind_nat or self.s.force_encapsulation
+        )
+        port = self.s.nat_t_port if floats else None
+        return sa, [HashPayload(hash_i), *self._natd_payloads(sa.suite.hash_alg, port)]
 
     # -- shared -------------------------------------------------------------------------------
 
