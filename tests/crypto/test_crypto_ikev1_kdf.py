@@ -17,7 +17,12 @@ from ikeclient.ike.v1.protection import Phase1Cipher
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 SETS: list[dict[str, Any]] = json.loads((VECTORS / "ikev1_kdf.json").read_text())["sets"]
-_HASHES = {"sha1": HashAlgorithm.SHA, "sha256": HashAlgorithm.SHA2_256}
+_HASHES = {
+    "sha1": HashAlgorithm.SHA,
+    "sha256": HashAlgorithm.SHA2_256,
+    "sha384": HashAlgorithm.SHA2_384,
+    "sha512": HashAlgorithm.SHA2_512,
+}
 
 
 def _h(v: dict[str, Any], name: str) -> bytes:
