@@ -165,7 +165,7 @@ def test_phase2_rekey_during_ping_loses_nothing() -> None:
     with Lab() as lab:
         gw = lab.start_gateway(
             ikev1_gateway(
-                lab, child_rekey_time="3s", child_life_time="30s", child_extra={"rand_time": "1s"}
+                lab, child_rekey_time="4s", child_life_time="30s", child_extra={"rand_time": "1s"}
             )
         )
         client = IkeclientProcess(lab, _v1_profile(lab, "rekey"))
@@ -174,15 +174,15 @@ def test_phase2_rekey_during_ping_loses_nothing() -> None:
             first = gw.list_sas()[0]["children"][0]["spi-in"]
             res = lab.run(
                 lab.client_ns,
-                ["ping", "-n", "-q", "-c", "50", "-i", "0.2", "-W", "2", "-w", "20",
+                ["ping", "-n", "-q", "-c", "35", "-i", "0.2", "-W", "2", "-w", "15",
                  lab.server_addr],
                 timeout=30,
             )  # fmt: skip
-            assert res.returncode == 0, res.stdout
-            assert " 0% packet loss" in res.stdout, res.stdout
+            loss_free = res.returncode == 0 and " 0% packet loss" in res.stdout
             spis = [c["spi-in"] for sa in gw.list_sas() for c in sa["children"]]
-            assert spis and first not in spis  # rekeyed (the old SA is gone)
-            assert client.stdout.count("child SA") >= 3  # the first and at least two rekeys
         finally:
             code = client.stop()
+        assert loss_free, res.stdout + client.stdout  # the summary says which SA dropped what
         assert code == 0, client.stdout + client.stderr
+        assert spis and first not in spis  # rekeyed (the old SA is gone)
+        assert client.stdout.count("SPIs in") >= 2  # the first SA and at least one rekey
