@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ikeclient.config.credentials import ProfileSecrets, load_auth_settings
-from ikeclient.config.profile import Profile, ikev2_settings, profile_path, resolve_profile
+from ikeclient.config.profile import Profile, connection_settings, profile_path, resolve_profile
 from ikeclient.errors import IkeClientError, PrivilegeError
 from ikeclient.exitcodes import ExitCode, exit_code_for
 from ikeclient.ike.events import (
@@ -43,6 +43,7 @@ from ikeclient.ike.events import (
     IkeSaClosed,
     IkeSaEstablished,
 )
+from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.net.host import check_privileges
 from ikeclient.net.journal import recover_stale
@@ -79,6 +80,8 @@ def has_net_admin() -> bool:
 def run_up(req: UpRequest) -> int:
     """The whole ``up`` command; returns the exit code (errors are raised as IkeClientError)."""
     profile = resolve_profile(req.profile)
+    for warning in profile.warnings:
+        typer.echo(f"ikeclient: warning: {warning}", err=True)
     if req.secret_stdin:
         secrets = read_secret_stream()
     else:
@@ -95,7 +98,7 @@ def run_up(req: UpRequest) -> int:
     check_privileges()
     # Certificates, keys and CAs are read now, so a bad file stops us before anything changes.
     auth = load_auth_settings(profile.auth, profile.local_id, secrets)
-    settings = ikev2_settings(profile, secrets.psk, auth)
+    settings = connection_settings(profile, secrets.psk, secrets.xauth, auth)
     for name in recover_stale(req.state_dir):
         typer.echo(f"restored the host changes left by an earlier run that died ({name})")
     files = StateFiles(req.state_dir, profile.name)
@@ -359,7 +362,7 @@ def _ike_drops(session: IkeSession | None) -> dict[str, int]:
 
 async def _connect(
     profile: Profile,
-    settings: Ikev2Settings,
+    settings: Ikev1Settings | Ikev2Settings,
     req: UpRequest,
     files: StateFiles,
     notify: int | None,
@@ -399,7 +402,7 @@ async def _connect(
 
 async def _one_session(
     profile: Profile,
-    settings: Ikev2Settings,
+    settings: Ikev1Settings | Ikev2Settings,
     req: UpRequest,
     files: StateFiles,
     notify: int | None,

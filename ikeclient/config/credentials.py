@@ -61,6 +61,7 @@ class ProfileSecrets:
     psk: bytes = field(default=b"", repr=False)
     eap: bytes | None = field(default=None, repr=False)
     key: bytes | None = field(default=None, repr=False)
+    xauth: bytes | None = field(default=None, repr=False)
 
 
 def _read(path: Path, what: str) -> bytes:

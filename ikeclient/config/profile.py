@@ -20,6 +20,7 @@ from ikeclient.errors import ConfigError
 from ikeclient.ike.events import TrafficSelectorRange
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.proposals import ProposalSpec
+from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.auth_settings import AuthSettings
 from ikeclient.ike.v2.settings import Ikev2Settings, RetransmitPolicy
 from ikeclient.net.dns import DnsBackend
@@ -31,6 +32,8 @@ T = TypeVar("T")
 
 DEFAULT_IKE_PROPOSALS = ("aes256gcm16-prfsha256-ecp256", "aes256-sha256-modp2048")
 DEFAULT_ESP_PROPOSALS = ("aes256gcm16", "aes256-sha256")
+DEFAULT_IKEV1_PROPOSALS = ("aes256-sha256-modp2048", "aes128-sha1-modp2048")
+DEFAULT_IKEV1_ESP_PROPOSALS = ("aes256-sha256", "aes128-sha1")
 
 _KEYS = {
     "name",
@@ -55,7 +58,24 @@ _KEYS = {
     "path_mtu",
     "nat_keepalive",
     "replay_window",
+    # IKEv1 only
+    "mode",
+    "xauth_user",
+    "xauth_password_file",
+    "modecfg",
+    "ike_lifetime",
+    "child_lifetime",
+    "dpd_delay",
 } | AUTH_KEYS
+_IKEV1_ONLY = (
+    "mode",
+    "xauth_user",
+    "xauth_password_file",
+    "modecfg",
+    "ike_lifetime",
+    "child_lifetime",
+    "dpd_delay",
+)
 _RETRANSMIT_KEYS = {"timeout", "base", "tries"}
 
 
@@ -86,6 +106,25 @@ class Profile:
     nat_keepalive: float = 20.0
     replay_window: int = 1024
     auth: AuthProfile = field(default_factory=AuthProfile)
+    version: int = 2
+    mode: str = "main"
+    xauth_user: str | None = None
+    xauth_password_file: Path | None = None
+    modecfg: str = "pull"
+    ike_lifetime: int = 10800
+    child_lifetime: int = 3600
+    dpd_delay: float = 30.0
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Risks worth telling the person who connects."""
+        if self.version == 1 and self.mode == "aggressive":
+            return (
+                "IKEv1 Aggressive Mode with a pre-shared key sends a hash of the key before "
+                "the gateway is authenticated: anyone who sees it can try to crack the key "
+                "offline. Prefer Main Mode or IKEv2, and a long random key.",
+            )
+        return ()
 
 
 class _Reader:
@@ -159,9 +198,15 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     if unknown:
         raise r.error(unknown[0], f"unknown key (known keys: {', '.join(sorted(_KEYS))})")
     version = r.get("version", int, 2)
-    if version != 2:
-        raise r.error("version", f"IKE version {version} is not supported yet (only 2)")
+    if version not in (1, 2):
+        raise r.error("version", f"IKE version {version} does not exist (1 or 2)")
+    if version == 2:
+        for key in _IKEV1_ONLY:
+            if key in table:
+                raise r.error(key, "applies to IKEv1 profiles only (version = 1)")
     auth = parse_auth(r, path)
+    if version == 1 and (auth.local != "psk" or auth.remote != "psk"):
+        raise r.error("auth", "IKEv1 profiles support pre-shared keys only (with XAUTH)")
     port = r.get("port", int, 500)
     if not 1 <= port <= 65535:
         raise r.error("port", f"{port} is not a UDP port")
@@ -169,8 +214,12 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     if not gateway:
         raise r.error("gateway", "is empty")
     allow_legacy = r.get("allow_legacy", bool, False)
-    ike_text = r.strings("ike_proposals", DEFAULT_IKE_PROPOSALS)
-    esp_text = r.strings("esp_proposals", DEFAULT_ESP_PROPOSALS)
+    ike_text = r.strings(
+        "ike_proposals", DEFAULT_IKEV1_PROPOSALS if version == 1 else DEFAULT_IKE_PROPOSALS
+    )
+    esp_text = r.strings(
+        "esp_proposals", DEFAULT_IKEV1_ESP_PROPOSALS if version == 1 else DEFAULT_ESP_PROPOSALS
+    )
     ike: list[ProposalSpec] = []
     for i, text in enumerate(ike_text):
         ike += r.parsed(
@@ -231,6 +280,27 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     replay_window = r.get("replay_window", int, 1024)
     if not 32 <= replay_window <= 1 << 20:
         raise r.error("replay_window", f"{replay_window} is not between 32 and 1048576")
+    mode = r.get("mode", str, "main")
+    if mode not in ("main", "aggressive"):
+        raise r.error("mode", f"{mode!r} is not one of main, aggressive")
+    modecfg = r.get("modecfg", str, "pull")
+    if modecfg not in ("pull", "push"):
+        raise r.error("modecfg", f"{modecfg!r} is not one of pull, push")
+    xauth_user = r.get("xauth_user", str, "") or None
+    xauth_file = None
+    if "xauth_password_file" in table:
+        xauth_file = Path(r.get("xauth_password_file", str)).expanduser()
+        if path is not None and not xauth_file.is_absolute():
+            xauth_file = path.parent / xauth_file
+    ike_lifetime = r.get("ike_lifetime", int, 10800)
+    child_lifetime = r.get("child_lifetime", int, 3600)
+    if not 60 <= ike_lifetime <= 86400 * 7 or not 10 <= child_lifetime <= 86400 * 7:
+        raise r.error("ike_lifetime", "lifetimes must be between 60 s (10 s for child) and 7 days")
+    dpd_delay = r.get("dpd_delay", float, 30.0)
+    if dpd_delay < 0:
+        raise r.error("dpd_delay", "must be >= 0 seconds (0 turns DPD off)")
+    if version == 1:
+        _check_ikev1_proposals(r, ike, esp)
     default_name = path.stem if path is not None else "profile"
     return Profile(
         name=r.get("name", str, default_name),
@@ -256,7 +326,30 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         nat_keepalive=keepalive,
         replay_window=replay_window,
         auth=auth,
+        version=version,
+        mode=mode,
+        xauth_user=xauth_user,
+        xauth_password_file=xauth_file,
+        modecfg=modecfg,
+        ike_lifetime=ike_lifetime,
+        child_lifetime=child_lifetime,
+        dpd_delay=dpd_delay,
     )
+
+
+def _check_ikev1_proposals(r: _Reader, ike: list[ProposalSpec], esp: list[ProposalSpec]) -> None:
+    """IKEv1 phase 1 takes AES-CBC or 3DES with an HMAC hash; ESP what the engine does."""
+    from ikeclient.errors import UnsupportedAlgorithm  # noqa: PLC0415
+    from ikeclient.ike.v1.proposals import phase1_suites, phase2_suites  # noqa: PLC0415
+
+    try:
+        phase1_suites(ike, 1)
+    except UnsupportedAlgorithm as exc:
+        raise r.error("ike_proposals", f"{exc} (IKEv1)") from None
+    try:
+        phase2_suites(esp)
+    except UnsupportedAlgorithm as exc:
+        raise r.error("esp_proposals", f"{exc} (IKEv1)") from None
 
 
 def read_secret_file(path: Path, *, what: str = "pre-shared key") -> bytes:
@@ -321,3 +414,38 @@ def ikev2_settings(profile: Profile, psk: bytes, auth: AuthSettings | None = Non
         fragmentation=profile.auth.fragmentation,
         fragment_size=profile.auth.fragment_size,
     )
+
+
+def ikev1_settings(profile: Profile, psk: bytes, xauth_password: bytes | None) -> Ikev1Settings:
+    """The IKEv1 connection settings a profile describes, with its secrets."""
+    return Ikev1Settings(
+        local_id=profile.local_id,
+        psk=psk,
+        ike_proposals=profile.ike_proposals,
+        esp_proposals=profile.esp_proposals,
+        mode="aggressive" if profile.mode == "aggressive" else "main",
+        remote_id=profile.remote_id,
+        xauth_user=profile.xauth_user,
+        xauth_password=xauth_password,
+        modecfg="push" if profile.modecfg == "push" else "pull",
+        remote_ts=profile.remote_ts,
+        request_virtual_ip=profile.request_virtual_ip,
+        force_encapsulation=profile.force_encapsulation,
+        retransmit=profile.retransmit,
+        ike_lifetime=profile.ike_lifetime,
+        child_lifetime=profile.child_lifetime,
+        dpd_delay=profile.dpd_delay,
+        child_name=profile.name,
+    )
+
+
+def connection_settings(
+    profile: Profile,
+    psk: bytes,
+    xauth_password: bytes | None = None,
+    auth: AuthSettings | None = None,
+) -> Ikev1Settings | Ikev2Settings:
+    """The settings of the profile's IKE version (``version = 1`` or 2)."""
+    if profile.version == 1:
+        return ikev1_settings(profile, psk, xauth_password)
+    return ikev2_settings(profile, psk, auth)

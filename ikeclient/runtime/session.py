@@ -29,6 +29,8 @@ from ikeclient.ike.events import (
     IkeEvent,
     IkeSaClosed,
 )
+from ikeclient.ike.v1.connection import Ikev1Connection
+from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.connection import IKE_PORT, NON_ESP_MARKER, Ikev2Connection
 from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.ike.v2.state import IkeSaState
@@ -38,6 +40,19 @@ logger = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 1.5
 MAX_DATAGRAM = 65535
+
+
+IkeConnection = Ikev2Connection | Ikev1Connection
+"""Either version's connection: the same surface, the same events."""
+
+
+def make_connection(
+    settings: Ikev2Settings | Ikev1Settings, *, local: Endpoint, remote: Endpoint, rng: RandomSource
+) -> IkeConnection:
+    """The connection for the settings' IKE version."""
+    if isinstance(settings, Ikev1Settings):
+        return Ikev1Connection(settings, local=local, remote=remote, rng=rng)
+    return Ikev2Connection(settings, local=local, remote=remote, rng=rng)
 
 
 def resolve_gateway(host: str, port: int) -> tuple[int, Endpoint]:
@@ -72,11 +87,11 @@ def open_socket(family: int, remote: Endpoint) -> tuple[socket.socket, Endpoint]
 
 
 class IkeSession:
-    """Drives an ``Ikev2Connection`` (and, with ``tunnel``, its data plane) until it closes."""
+    """Drives an IKE connection (v2 or v1; with ``tunnel``, its data plane) until it closes."""
 
     def __init__(
         self,
-        settings: Ikev2Settings,
+        settings: Ikev2Settings | Ikev1Settings,
         gateway: str,
         port: int = IKE_PORT,
         *,
@@ -87,14 +102,14 @@ class IkeSession:
     ) -> None:
         self._settings = settings
         self._on_progress = on_progress
-        self._last_state: IkeSaState | None = None
+        self._last_state: object = None
         self._gateway = gateway
         self._port = port
         self._on_event = on_event
         self._rng = rng or SystemRandomSource()
         self._tunnel_options = tunnel
         self.tunnel: Tunnel | None = None
-        self._conn: Ikev2Connection | None = None
+        self._conn: IkeConnection | None = None
         self._sock: socket.socket | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._keepalive: asyncio.TimerHandle | None = None
@@ -105,7 +120,7 @@ class IkeSession:
         self.ike_datagrams = 0
 
     @property
-    def connection(self) -> Ikev2Connection | None:
+    def connection(self) -> IkeConnection | None:
         return self._conn
 
     def now(self) -> float:
@@ -135,7 +150,7 @@ class IkeSession:
             sock.close()
             raise
         loop.add_reader(sock.fileno(), self._on_socket_readable)
-        self._conn = Ikev2Connection(self._settings, local=local, remote=remote, rng=self._rng)
+        self._conn = make_connection(self._settings, local=local, remote=remote, rng=self._rng)
         self.connect_started_at = loop.time()
         # The core reads no clock: it gets the time of day here, for certificate checks.
         self._conn.connect(self.connect_started_at, wall_time=time.time())
@@ -237,7 +252,10 @@ class IkeSession:
         deadline = conn.get_timer()
         if deadline is not None:
             self._timer = loop.call_at(deadline, self._on_timer)
-        if conn.state != self._last_state:
+        if isinstance(conn, Ikev1Connection):
+            while conn.progress:
+                self._progress(*conn.progress.pop(0))
+        elif conn.state != self._last_state:
             self._last_state = conn.state
             if conn.state == IkeSaState.AUTH_SENT and conn.ike_sa is not None:
                 nat = "behind NAT" if conn.local_behind_nat else "no NAT"
@@ -253,7 +271,7 @@ class IkeSession:
         if self._on_progress is not None:
             self._on_progress(phase, detail)
 
-    def _apply(self, event: IkeEvent, conn: Ikev2Connection) -> None:
+    def _apply(self, event: IkeEvent, conn: IkeConnection) -> None:
         tunnel = self.tunnel if self.tunnel is not None and not self.tunnel.closed else None
         if isinstance(event, IkeSaClosed):
             self.result = event

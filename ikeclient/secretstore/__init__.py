@@ -177,7 +177,16 @@ def load_secrets(profile: Profile, *, prompt: Callable[[str], str] | None = None
     key = None
     if auth.uses_client_certificate and key_is_encrypted(auth):
         key = _load_kind(profile, "key", auth.key_passphrase_file, prompt)
-    return ProfileSecrets(psk, eap, key)
+    xauth = None
+    if profile.version == 1 and profile.xauth_user is not None:
+        xauth = _load_kind(profile, "xauth", profile.xauth_password_file, prompt)
+    return ProfileSecrets(psk, eap, key, xauth)
+
+
+def load_xauth_password(profile: Profile, *, prompt: Callable[[str], str] | None = None) -> bytes:
+    """The profile's XAUTH password (IKEv1): ``xauth_password_file``, the keyring (kind
+    ``xauth``), else ``prompt``."""
+    return _load_kind(profile, "xauth", profile.xauth_password_file, prompt)
 
 
 def encode_secrets(secrets: ProfileSecrets) -> bytes:
@@ -187,6 +196,8 @@ def encode_secrets(secrets: ProfileSecrets) -> bytes:
         fields.append(b"eap=" + secrets.eap.hex().encode())
     if secrets.key is not None:
         fields.append(b"key=" + secrets.key.hex().encode())
+    if secrets.xauth is not None:
+        fields.append(b"xauth=" + secrets.xauth.hex().encode())
     return b" ".join([_STREAM_TAG, *fields]) + b"\n"
 
 
@@ -210,4 +221,6 @@ def read_secret_stream(stream: Any = None) -> ProfileSecrets:
             values[kind] = bytes.fromhex(value.decode("ascii"))
         except (ValueError, UnicodeDecodeError):
             raise SecretStoreError("malformed secrets on standard input") from None
-    return ProfileSecrets(values.get(b"psk", b""), values.get(b"eap"), values.get(b"key"))
+    return ProfileSecrets(
+        values.get(b"psk", b""), values.get(b"eap"), values.get(b"key"), values.get(b"xauth")
+    )

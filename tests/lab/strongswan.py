@@ -368,6 +368,8 @@ class GatewayConfig(DaemonOptions):
     remote_extra: Mapping[str, Any] = field(default_factory=dict)
     #: Raw text appended inside ``secrets { }`` (e.g. EAP/XAUTH users).
     secrets_extra: str = ""
+    #: Passthrough merged into the pool (e.g. ``{"split_include": "...", "28674": "dom"}``).
+    pool_extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -612,7 +614,9 @@ class StrongSwanGateway(StrongSwanDaemon):
             if value is not None:
                 conn[key] = value
         conn = _merge(conn, c.connection_extra)
-        pool = {"addrs": c.pool or lab.pool, "dns": list(c.dns or lab.dns_servers)}
+        pool = _merge(
+            {"addrs": c.pool or lab.pool, "dns": list(c.dns or lab.dns_servers)}, c.pool_extra
+        )
         text = render_conf({"connections": {c.connection_name: conn}, "pools": {"labpool": pool}})
         secrets = (
             "secrets {\n    ike-lab {\n"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ikeclient.config.profile import load_profile, read_secret_file
+from ikeclient.config.profile import connection_settings, load_profile, read_secret_file
 from ikeclient.errors import ConfigError
 from ikeclient.ike.identity import Identity, IdentityType
+from ikeclient.ike.v1.settings import Ikev1Settings
 
 GOOD = """
 gateway = "198.18.2.2"
@@ -52,7 +53,7 @@ def test_good_profile(tmp_path: Path) -> None:
         (GOOD.replace('"aes256gcm16"]', '"aes256gcm17"]'), r"esp_proposals\[0\]: .*'aes256gcm17'"),
         (GOOD.replace('["198.18.3.0/24"]', '["198.18.3.0/33"]'), r"remote_ts\[0\]: .*not a subnet"),
         ("port = 70000\n" + GOOD, "port: 70000 is not a UDP port"),
-        ("version = 1\n" + GOOD, "version: IKE version 1 is not supported yet"),
+        ("version = 7\n" + GOOD, "version: IKE version 7 does not exist"),
         ("request_ipv6 = 'yes'\n" + GOOD, "request_ipv6: expected bool, got str"),
         (GOOD.replace("tries = 2", "tries = 2\nbogus = 1"), "retransmit: bogus: unknown key"),
         ("gateway = [", "not valid TOML"),
@@ -85,3 +86,35 @@ def test_identity_forms() -> None:
     assert str(Identity.parse("ipv6:2001:2::1")) == "2001:2::1"
     with pytest.raises(ConfigError):
         Identity.parse("ipv4:2001:2::1")
+
+
+def test_ikev1_profile_keys(tmp_path: Path) -> None:
+    path = tmp_path / "v1.toml"
+    path.write_text(
+        'version = 1\nmode = "aggressive"\ngateway = "198.18.2.2"\n'
+        'local_id = "keyid:52412d47524f5550"\nxauth_user = "alice"\nmodecfg = "push"\n'
+        "child_lifetime = 1200\ndpd_delay = 15\n"
+    )
+    prof = load_profile(path)
+    assert prof.version == 1 and prof.mode == "aggressive" and prof.xauth_user == "alice"
+    assert any("offline" in w for w in prof.warnings)
+    s = connection_settings(prof, b"k", b"pw")
+    assert isinstance(s, Ikev1Settings)
+    assert (s.modecfg, s.child_lifetime, s.dpd_delay) == ("push", 1200, 15.0)
+    assert "pw" not in repr(s) and "'k'" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('version = 1\nike_proposals = ["aes256gcm16-prfsha256-ecp256"]\n', "IKEv1"),
+        ('version = 1\nmode = "quick"\n', "mode"),
+        ('version = 2\nxauth_user = "a"\n', "IKEv1 profiles only"),
+        ("version = 3\n", "does not exist"),
+    ],
+)
+def test_ikev1_profile_errors(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(text + 'gateway = "198.18.2.2"\nlocal_id = "me@example.org"\n')
+    with pytest.raises(ConfigError, match=match):
+        load_profile(path)

@@ -1,0 +1,330 @@
+"""``Ikev1Connection`` against the in-repo responder double (``tests/ikev1_responder.py``),
+with deterministic randomness and a simulated clock: Main Mode and Aggressive Mode with a PSK,
+XAUTH, Mode Config, Quick Mode, lost and repeated packets, retransmission, wrong PSK and
+XAUTH password, rekeying from either side, DPD, Delete, and a fuzz of ``receive_datagram``.
+
+    HDR, SA                   -->
+                              <--  HDR, SA
+    HDR, KE, Ni, NAT-D, NAT-D -->
+                              <--  HDR, KE, Nr, NAT-D, NAT-D
+    HDR*, IDii, HASH_I        -->
+                              <--  HDR*, IDir, HASH_R
+    [XAUTH: <-- REQUEST, REPLY -->, <-- SET, ACK -->]
+    HDR*, HASH, ATTR(REQUEST) -->
+                              <--  HDR*, HASH, ATTR(REPLY)
+    HDR*, HASH(1), SA, Ni, ID, ID -->
+                              <--  HDR*, HASH(2), SA, Nr, ID, ID
+    HDR*, HASH(3)             -->
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from ikeclient.config.proposals import parse_proposals
+from ikeclient.crypto.random import DeterministicRandomSource
+from ikeclient.errors import AuthenticationFailed, GatewayUnreachable, IdentityMismatch
+from ikeclient.ike.events import (
+    ChildSaDeleted,
+    ChildSaEstablished,
+    ConfigReceived,
+    Endpoint,
+    IkeEvent,
+    IkeSaClosed,
+    IkeSaEstablished,
+    TrafficSelectorRange,
+)
+from ikeclient.ike.identity import Identity
+from ikeclient.ike.v1.connection import Ikev1Connection
+from ikeclient.ike.v1.settings import Ikev1Settings
+from ikeclient.ike.v1.state import Ikev1State
+from ikeclient.ike.v2.settings import RetransmitPolicy
+from tests.ikev1_responder import GATEWAY, VIRTUAL_IP, Ikev1Responder
+
+PSK = b"lab-psk-0123456789"
+LOCAL = Endpoint("198.18.1.2", 500)
+SERVER_NET = ipaddress.ip_network("198.18.3.0/24")
+
+
+def settings(**kw: Any) -> Ikev1Settings:
+    base = Ikev1Settings(
+        local_id=Identity.parse("client@ike.lab"),
+        psk=PSK,
+        ike_proposals=parse_proposals(["aes256-sha256-modp2048", "aes128-sha1-modp2048"], ike=True),
+        esp_proposals=parse_proposals(["aes256-sha256", "aes128gcm16"], ike=False),
+        remote_ts=(TrafficSelectorRange(SERVER_NET.network_address, SERVER_NET.broadcast_address),),
+        force_encapsulation=False,
+        retransmit=RetransmitPolicy(timeout=1.0, base=2.0, tries=3),
+        dpd_delay=0,
+    )
+    return replace(base, **kw)
+
+
+class Pair:
+    """Client and responder wired back to back, with a clock and a packet filter."""
+
+    def __init__(self, s: Ikev1Settings, gw: Ikev1Responder, seed: bytes = b"client") -> None:
+        self.conn = Ikev1Connection(
+            s, local=LOCAL, remote=GATEWAY, rng=DeterministicRandomSource(seed)
+        )
+        self.gw = gw
+        self.now = 0.0
+        self.events: list[IkeEvent] = []
+        self.sent: list[bytes] = []
+        self.drop_to_gw = 0
+        self.drop_to_client = 0
+
+    def flush(self) -> None:
+        for _ in range(50):
+            out = self.conn.datagrams_to_send(self.now)
+            if not out:
+                break
+            for data, _dest in out:
+                self.sent.append(data)
+                if self.drop_to_gw:
+                    self.drop_to_gw -= 1
+                    continue
+                self.deliver(self.gw.receive(data))
+        while (e := self.conn.next_event()) is not None:
+            self.events.append(e)
+
+    def deliver(self, datagrams: list[bytes]) -> None:
+        for d in datagrams:
+            if self.drop_to_client:
+                self.drop_to_client -= 1
+                continue
+            self.conn.receive_datagram(
+                d, Endpoint(GATEWAY.host, 4500 if d[:4] == bytes(4) else 500), self.now
+            )
+
+    def connect(self) -> None:
+        self.conn.connect(self.now)
+        self.flush()
+
+    def advance(self, seconds: float, step: float = 0.25) -> None:
+        end = self.now + seconds
+        while self.now < end:
+            self.now = min(end, self.now + step)
+            timer = self.conn.get_timer()
+            if timer is not None and timer <= self.now:
+                self.conn.handle_timer(self.now)
+            self.flush()
+
+    def of(self, cls: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+def _keys_match(pair: Pair, child: ChildSaEstablished) -> None:
+    gw = pair.gw
+    by_spi = {}
+    for c in gw.children:
+        by_spi[c.spi_r] = c.keymat_r
+        by_spi[c.spi_i] = c.keymat_i
+    km_in = by_spi[child.spi_in.to_bytes(4, "big")]
+    km_out = by_spi[child.spi_out.to_bytes(4, "big")]
+    assert child.keys.encr_in + child.keys.integ_in == km_in
+    assert child.keys.encr_out + child.keys.integ_out == km_out
+
+
+def test_main_mode_mode_config_quick_mode() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    assert p.conn.state == Ikev1State.ESTABLISHED
+    (est,) = p.of(IkeSaEstablished)
+    assert est.remote_identity == "gw.ike.lab"
+    (config,) = p.of(ConfigReceived)
+    assert [str(a) for a in config.addresses] == [VIRTUAL_IP]
+    assert [str(n) for n in config.subnets] == ["198.18.3.0/24"]
+    (child,) = p.of(ChildSaEstablished)
+    assert str(child.local_ts[0]) == f"{VIRTUAL_IP}/32"
+    assert child.remote_ts[0].networks() == [SERVER_NET]
+    assert child.algorithms == "AES_CBC_256/HMAC_SHA2_256_128"
+    _keys_match(p, child)
+    assert "PSK" not in repr(p.conn.phase1_sa) and PSK.hex() not in repr(p.conn.phase1_sa)
+
+
+def test_same_seeds_same_bytes() -> None:
+    a = Pair(settings(), Ikev1Responder(PSK))
+    b = Pair(settings(), Ikev1Responder(PSK))
+    a.connect()
+    b.connect()
+    assert a.sent == b.sent and len(a.sent) == 6  # MM 1,3,5, CFG request, QM 1, QM 3
+
+
+def test_aggressive_mode_group_name_and_xauth() -> None:
+    s = settings(
+        mode="aggressive",
+        local_id=Identity.parse("keyid:52412d47524f5550"),
+        xauth_user="alice",
+        xauth_password=b"pw",
+    )
+    p = Pair(s, Ikev1Responder(PSK, xauth=("alice", b"pw")))
+    p.connect()
+    assert p.gw.xauth_ok is True
+    assert p.conn.state == Ikev1State.ESTABLISHED
+    assert p.gw.log[0].startswith("AGGRESSIVE")
+    assert len(p.of(ChildSaEstablished)) == 1
+
+
+def test_wrong_xauth_password() -> None:
+    s = settings(xauth_user="alice", xauth_password=b"wrong")
+    p = Pair(s, Ikev1Responder(PSK, xauth=("alice", b"pw")))
+    p.connect()
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, AuthenticationFailed)
+    assert "XAUTH" in str(closed.error)
+    assert "wrong" not in str(closed.error)
+
+
+def test_wrong_psk_main_mode_gives_up_as_authentication_failure() -> None:
+    p = Pair(settings(psk=b"not-it"), Ikev1Responder(PSK))
+    p.connect()
+    assert {"HASH_I mismatch", "undecryptable or malformed"} & set(p.gw.log)
+    p.advance(20)
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, AuthenticationFailed)
+    assert "pre-shared key" in str(closed.error)
+
+
+def test_wrong_psk_aggressive_mode_fails_on_hash_r() -> None:
+    p = Pair(settings(psk=b"not-it", mode="aggressive"), Ikev1Responder(PSK))
+    p.connect()
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, AuthenticationFailed)
+
+
+def test_remote_identity_is_checked() -> None:
+    p = Pair(settings(remote_id=Identity.parse("other.example.org")), Ikev1Responder(PSK))
+    p.connect()
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, IdentityMismatch)
+
+
+def test_lost_messages_are_retransmitted_with_backoff() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.drop_to_gw = 1  # message 1 lost
+    p.connect()
+    assert p.conn.state == Ikev1State.MM_SA_SENT
+    assert p.conn.get_timer() == 1.0
+    p.advance(1.0)
+    assert p.conn.state == Ikev1State.ESTABLISHED
+
+
+def test_repeated_gateway_message_gets_the_cached_answer() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.conn.connect(0.0)
+    ((m1, _),) = p.conn.datagrams_to_send(0.0)
+    m2 = p.gw.receive(m1)[0]
+    p.conn.receive_datagram(m2, GATEWAY, 0.0)
+    first = p.conn.datagrams_to_send(0.0)
+    p.conn.receive_datagram(m2, GATEWAY, 0.1)  # the gateway repeats message 2
+    assert p.conn.datagrams_to_send(0.1) == first  # the same message 3, not a new exchange
+    assert p.conn.state == Ikev1State.MM_KE_SENT
+
+
+def test_unanswered_gateway_is_unreachable() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.drop_to_gw = 100
+    p.connect()
+    p.advance(30)
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, GatewayUnreachable)
+    assert len(p.sent) == 4  # the first try and three retransmissions
+
+
+def test_gateway_rekeys_phase2_make_before_break() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    (old,) = p.of(ChildSaEstablished)
+    p.deliver([p.gw.start_rekey()])
+    p.flush()
+    new = p.of(ChildSaEstablished)[-1]
+    assert new.rekeyed_spi_in == old.spi_in and new.spi_in != old.spi_in
+    assert not p.of(ChildSaDeleted)  # both installed for a while
+    p.advance(3)
+    (deleted,) = p.of(ChildSaDeleted)
+    assert deleted.spi_in == old.spi_in
+    assert (3, (old.spi_in.to_bytes(4, "big"),)) in p.gw.deleted
+
+
+def test_client_rekeys_before_the_lifetime_ends() -> None:
+    p = Pair(settings(child_lifetime=100), Ikev1Responder(PSK))
+    p.connect()
+    (old,) = p.of(ChildSaEstablished)
+    timer = p.conn.get_timer()
+    assert timer is not None and 85 <= timer <= 90
+    p.advance(91, step=1.0)
+    new = p.of(ChildSaEstablished)[-1]
+    assert new.rekeyed_spi_in == old.spi_in
+    _keys_match(p, new)
+    p.advance(5)
+    assert [d.spi_in for d in p.of(ChildSaDeleted)] == [old.spi_in]
+
+
+def test_dpd_is_answered_and_sent() -> None:
+    p = Pair(settings(dpd_delay=10), Ikev1Responder(PSK))
+    p.connect()
+    p.deliver([p.gw.r_u_there(41)])
+    p.flush()
+    assert p.gw.dpd_acks == [41]
+    p.drop_to_gw = 100
+    p.advance(40, step=1.0)
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, GatewayUnreachable) and "DPD" in str(closed.error)
+
+
+def test_close_deletes_phase2_then_phase1() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    (child,) = p.of(ChildSaEstablished)
+    p.conn.close(p.now)
+    p.flush()
+    assert [d[0] for d in p.gw.deleted] == [3, 1]
+    assert p.gw.deleted[0][1] == (child.spi_in.to_bytes(4, "big"),)
+    assert isinstance(p.events[-1], IkeSaClosed) and p.events[-1].error is None
+    assert p.conn.get_timer() is None
+
+
+def test_gateway_deletes_the_isakmp_sa() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    p.deliver([p.gw.delete_ike()])
+    p.flush()
+    assert p.of(ChildSaDeleted) and p.of(IkeSaClosed)[0].reason == "deleted by the gateway"
+
+
+def test_forced_encapsulation_floats_to_4500_with_the_marker() -> None:
+    p = Pair(settings(force_encapsulation=True), Ikev1Responder(PSK))
+    p.connect()
+    assert p.conn.udp_encapsulation and p.conn.remote.port == 4500
+    assert p.sent[2][:4] == bytes(4)  # Main Mode message 5 on the NAT-T port
+    (child,) = p.of(ChildSaEstablished)
+    assert child.udp_encapsulation
+
+
+EXAMPLES = int(os.environ.get("IKECLIENT_FUZZ_EXAMPLES", "200"))
+
+
+@given(st.integers(0, 5), st.binary(max_size=300))
+@hsettings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fuzz_receive_datagram_in_every_state(steps: int, junk: bytes) -> None:
+    """Any bytes at any point: dropped and counted, never an exception."""
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.conn.connect(0.0)
+    for _ in range(steps):
+        out = p.conn.datagrams_to_send(0.0)
+        if not out:
+            break
+        for data, _dest in out:
+            p.deliver(p.gw.receive(data))
+    header = p.sent[0][:16] if p.sent else b""
+    for data in (junk, p.conn.spi_i + junk, p.conn.spi_i + bytes(8) + junk):
+        p.conn.receive_datagram(data, GATEWAY, 0.0)
+    p.conn.receive_datagram(header + junk, GATEWAY, 0.0)

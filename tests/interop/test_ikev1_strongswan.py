@@ -1,0 +1,188 @@
+"""IKEv1 against strongSwan in the lab: the real ``ikeclient up`` with ``version = 1``.
+
+Each setup gets its own lab and gateway: Main Mode PSK + Mode Config, Main Mode PSK + XAUTH +
+Mode Config, Aggressive Mode PSK with a group name as ID; each carries a ping and a TCP
+transfer (sha256-checked) through the tunnel. Wrong PSK and wrong XAUTH password end with
+exit code 10 and a clear message. A phase 2 rekey by the gateway during a ping loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ikeclient.net.routes import snapshot
+from tests.conftest import require_root
+from tests.interop.test_dataplane import TRANSFER_SEED, _transfer
+from tests.lab import Lab, StrongSwanGateway
+from tests.lab.ikeclient import IkeclientProcess, run_ikeclient, write_profile
+from tests.lab.ikev1 import (
+    DEF_DOMAIN,
+    GROUP_KEY_ID,
+    XAUTH_PASSWORD,
+    XAUTH_USER,
+    ikev1_gateway,
+)
+
+pytestmark = pytest.mark.interop
+
+TRANSFER = 8 * 1024 * 1024
+
+
+def _password_file(lab: Lab, secret: str) -> Path:
+    path = lab.workdir / f"xauth-{abs(hash(secret))}.pw"
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def _v1_profile(lab: Lab, name: str, **settings: Any) -> Path:
+    return write_profile(lab, name, version=1, **settings)
+
+
+def _lab(**config: Any) -> Iterator[tuple[Lab, StrongSwanGateway]]:
+    require_root()
+    with Lab(nat_random_ports=True) as lab:
+        gw = lab.start_gateway(ikev1_gateway(lab, **config))
+        yield lab, gw
+
+
+@pytest.fixture(scope="module")
+def main_lab() -> Iterator[tuple[Lab, StrongSwanGateway]]:
+    yield from _lab()
+
+
+@pytest.fixture(scope="module")
+def xauth_lab() -> Iterator[tuple[Lab, StrongSwanGateway]]:
+    yield from _lab(xauth=True)
+
+
+@pytest.fixture(scope="module")
+def aggressive_lab() -> Iterator[tuple[Lab, StrongSwanGateway]]:
+    yield from _lab(aggressive=True)
+
+
+def _traffic(lab: Lab, gw: StrongSwanGateway, client: IkeclientProcess) -> None:
+    client.wait_for_output("tunnel up", timeout=20)
+    assert lab.ping(lab.client_ns, lab.server_addr, count=3, wait=2, deadline=8)
+    expected = hashlib.sha256(random.Random(TRANSFER_SEED).randbytes(TRANSFER)).hexdigest()
+    assert _transfer(lab, TRANSFER) == (TRANSFER, expected)
+    (sa,) = gw.list_sas()
+    assert sa["version"] == "1"
+    (child,) = sa["children"]
+    assert int(child["bytes-in"]) > TRANSFER
+    assert child.get("encap") == "yes"
+
+
+def _run_and_stop(lab: Lab, gw: StrongSwanGateway, profile: Path) -> str:
+    before = snapshot(lab.client_ns)
+    client = IkeclientProcess(lab, profile)
+    try:
+        _traffic(lab, gw, client)
+        resolv = (lab.netns_etc(lab.client_ns) / "resolv.conf").read_text()
+    finally:
+        code = client.stop()
+    assert code == 0, client.stdout + client.stderr
+    gw.wait_for_no_sa(timeout=5)  # our Deletes arrived (phase 2, then phase 1)
+    assert snapshot(lab.client_ns) == before
+    return client.stdout + resolv
+
+
+def test_main_mode_psk_mode_config(main_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, gw = main_lab
+    out = _run_and_stop(lab, gw, _v1_profile(lab, "mm"))
+    assert "Main Mode AES_CBC_256/HMAC_SHA2_256/MODP2048" in out
+    assert "virtual IP 198.18.200." in out
+    assert "routes           " in out and lab.server_subnet in out
+    assert DEF_DOMAIN in out  # UNITY_DEF_DOMAIN reached resolv.conf
+
+
+def test_main_mode_gcm_esp(main_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, gw = main_lab
+    out = _run_and_stop(lab, gw, _v1_profile(lab, "gcm", esp_proposals=["aes128gcm16"]))
+    assert "AES_GCM_16_128" in out
+
+
+def test_wrong_psk_is_a_clear_error(main_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, _ = main_lab
+    profile = _v1_profile(lab, "badpsk", psk="not-the-right-key")
+    client = run_ikeclient(lab, profile, timeout=30)
+    assert client.proc.returncode == 10, client.stdout + client.stderr
+    assert "pre-shared key" in client.stderr
+    assert "Traceback" not in client.stderr
+
+
+def test_main_mode_xauth_mode_config(xauth_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, gw = xauth_lab
+    profile = _v1_profile(
+        lab,
+        "xauth",
+        xauth_user=XAUTH_USER,
+        xauth_password_file=str(_password_file(lab, XAUTH_PASSWORD)),
+    )
+    out = _run_and_stop(lab, gw, profile)
+    assert "XAUTH" in out and f"authenticated as {XAUTH_USER}" in out
+    assert XAUTH_PASSWORD not in out
+
+
+def test_wrong_xauth_password_is_a_clear_error(xauth_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, gw = xauth_lab
+    profile = _v1_profile(
+        lab,
+        "badxauth",
+        xauth_user=XAUTH_USER,
+        xauth_password_file=str(_password_file(lab, "wrong-password")),
+    )
+    client = run_ikeclient(lab, profile, timeout=60)
+    assert client.proc.returncode == 10, client.stdout + client.stderr
+    assert "XAUTH" in client.stderr
+    assert "wrong-password" not in client.stdout + client.stderr
+    gw.wait_for_no_sa(timeout=10)
+
+
+def test_aggressive_mode_group_name(aggressive_lab: tuple[Lab, StrongSwanGateway]) -> None:
+    lab, gw = aggressive_lab
+    profile = _v1_profile(lab, "aggr", mode="aggressive", local_id=f"keyid:{GROUP_KEY_ID}")
+    client = IkeclientProcess(lab, profile)
+    try:
+        _traffic(lab, gw, client)
+        (sa,) = gw.list_sas()
+        assert sa["remote-id"] == "RA-GROUP"
+    finally:
+        code = client.stop()
+    assert code == 0, client.stdout + client.stderr
+    assert "Aggressive Mode" in client.stdout
+    assert "offline" in client.stderr  # the Aggressive Mode + PSK warning
+
+
+def test_phase2_rekey_during_ping_loses_nothing() -> None:
+    require_root()
+    with Lab() as lab:
+        gw = lab.start_gateway(
+            ikev1_gateway(
+                lab, child_rekey_time="4s", child_life_time="30s", child_extra={"rand_time": "1s"}
+            )
+        )
+        client = IkeclientProcess(lab, _v1_profile(lab, "rekey"))
+        try:
+            client.wait_for_output("tunnel up", timeout=20)
+            first = gw.list_sas()[0]["children"][0]["spi-in"]
+            res = lab.run(
+                lab.client_ns,
+                ["ping", "-n", "-q", "-c", "35", "-i", "0.2", "-W", "2", "-w", "15",
+                 lab.server_addr],
+                timeout=30,
+            )  # fmt: skip
+            loss_free = res.returncode == 0 and " 0% packet loss" in res.stdout
+            spis = [c["spi-in"] for sa in gw.list_sas() for c in sa["children"]]
+        finally:
+            code = client.stop()
+        assert loss_free, res.stdout + client.stdout  # the summary says which SA dropped what
+        assert code == 0, client.stdout + client.stderr
+        assert spis and first not in spis  # rekeyed (the old SA is gone)
+        assert client.stdout.count("SPIs in") >= 2  # the first SA and at least one rekey
