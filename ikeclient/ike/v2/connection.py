@@ -8,33 +8,60 @@ collects what it produced: datagrams to send (``datagrams_to_send``), the
 next deadline (``get_timer`` / ``handle_timer``) and events (``next_event``).
 aioquic's ``QuicConnection`` is the model.
 
-The connection owns exactly these things and nothing else:
+One connection, several IKE SAs over time. The connection has one *current*
+IKE SA; a rekey (§2.18) or a reauthentication (RFC 4478, §2.8.3) makes a new
+one, which becomes current, while the old one lives on a little to be deleted
+(state REKEYED). Each IKE SA has its own *window* (``_Window``), and the
+connection owns, per window, exactly these things and nothing else:
 
 - message IDs: ours for the requests we send, the gateway's for its requests
-  (RFC 7296 §2.2), with a window of one;
+  (RFC 7296 §2.2), with a window of one, starting at 0 for each IKE SA;
 - the single outstanding request, retransmitted as the same bytes with
-  exponential backoff until it is answered or the schedule runs out (§2.1);
+  exponential backoff until it is answered or the schedule runs out (§2.1),
+  and a queue of the requests waiting for their turn;
 - the cached response to the gateway's last request, resent when the
   gateway retransmits that request (§2.1);
-- the UDP framing after the float to port 4500 (the non-ESP marker, §2.23).
+
+and, for all of them, the UDP framing after the float to port 4500 (the
+non-ESP marker, §2.23). Messages find their window by the IKE SPIs.
 
 What each exchange puts in its messages and how it checks the answer lives
-in one module per exchange (``ike_init``, ``ike_auth``, ``informational``),
-modelled on strongSwan's tasks. Every state change goes through
-``state.IkeSaStateMachine``.
+in one module per exchange (``ike_init``, ``ike_auth``, ``informational``,
+``create_child_sa``, ``ike_rekey``, ``mobike``, ``reauth``), modelled on
+strongSwan's tasks. Every state change goes through ``state.py``: one
+``IkeSaStateMachine`` per IKE SA, one ``ChildSaStateMachine`` per child SA.
+
+Staying connected. Deadlines are plain ``*_at`` floats compared with ``now``:
+rekey (soft) and expiry (hard) of the IKE SA and of each child SA, with a
+random jitter (§2.8.1: so both ends do not rekey at once), reauthentication,
+and liveness: after ``dpd_delay`` seconds without anything from the gateway
+(IKE messages here, ESP through ``inbound_activity``) an empty INFORMATIONAL
+asks whether it is still there (§2.4). ``get_timer`` is the earliest of them
+all and of the retransmissions. A gateway that stops answering, or answers
+INVALID_IKE_SPI (it restarted, §2.21.4), ends the connection with
+``PeerLost``; the runtime reconnects.
+
+Rekeying child SAs is make-before-break: see ``create_child_sa`` for who can
+install what when, and ``ChildSaEstablished.outbound_deferred``. Collisions
+(both ends rekeying the same SA at once, §2.8.1) are settled by the four
+nonces: the SA made with the lowest nonce is redundant, and the end that
+started its exchange deletes it.
 
 Errors are raised deep and converted here, once, in ``receive_datagram``:
 a message that is malformed or fails its integrity check is dropped and
 counted (§2.21); a protocol failure that ends the attempt closes the IKE SA
-and emits ``IkeSaClosed`` with the typed error. Nothing else escapes.
+and emits ``IkeSaClosed`` with the typed error; a failed rekey is retried
+later and never ends the IKE SA. Nothing else escapes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ikeclient.crypto.random import RandomSource
@@ -45,6 +72,7 @@ from ikeclient.errors import (
     InvalidSyntax,
     LocalProtocolError,
     NoProposalChosen,
+    PeerLost,
     RemoteProtocolError,
     UnsupportedAlgorithm,
     UnsupportedCriticalPayload,
@@ -52,28 +80,80 @@ from ikeclient.errors import (
 from ikeclient.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
+    ConfigReceived,
     Endpoint,
     IkeEvent,
+    IkeSaAddressesUpdated,
     IkeSaClosed,
     IkeSaEstablished,
+    IkeSaRekeyed,
 )
-from ikeclient.ike.v2.enums import ExchangeType, HeaderFlag, NotifyType
+from ikeclient.ike.v2.create_child_sa import (
+    ChildSaMade,
+    ChildSaNotFound,
+    ChildSaRequest,
+    ChildSaTemplate,
+    RetryWithGroup,
+    TemporaryFailure,
+    answer_child_rekey,
+    refuse,
+    rekey_target,
+)
+from ikeclient.ike.v2.enums import ExchangeType, HeaderFlag, NotifyType, ProtocolId
 from ikeclient.ike.v2.fragments import FragmentReassembler
 from ikeclient.ike.v2.ike_auth import AuthDone, IkeAuthExchange
 from ikeclient.ike.v2.ike_init import IkeSaInitExchange, Retry, SaInitDone
+from ikeclient.ike.v2.ike_rekey import (
+    IkeRekeyRequest,
+    IkeSaMade,
+    RetryIkeRekey,
+    answer_ike_rekey,
+    is_ike_rekey,
+    new_ike_spi,
+)
 from ikeclient.ike.v2.ike_sa import IkeSa
-from ikeclient.ike.v2.informational import delete_ike_sa, process_peer_informational
-from ikeclient.ike.v2.message import Message, encode_message, pull_message
-from ikeclient.ike.v2.payloads import NotifyPayload, Payload, SkfPayload, pull_payload_chain
+from ikeclient.ike.v2.informational import (
+    delete_child_sas,
+    delete_ike_sa,
+    process_peer_informational,
+)
+from ikeclient.ike.v2.message import Message, encode_message, find_notify, pull_message
+from ikeclient.ike.v2.mobike import (
+    build_update_sa_addresses,
+    check_update_response,
+    mobike_supported,
+    nat_view,
+    natd_notifies,
+    peer_supports_mobike,
+)
+from ikeclient.ike.v2.payloads import (
+    NotifyPayload,
+    Payload,
+    SkfPayload,
+    SkPayload,
+    pull_payload_chain,
+)
 from ikeclient.ike.v2.protection import decrypt_fragment, decrypt_message, encrypt_message
+from ikeclient.ike.v2.reauth import auth_lifetime, for_reauthentication
 from ikeclient.ike.v2.rules import check_message_rules
 from ikeclient.ike.v2.settings import Ikev2Settings
-from ikeclient.ike.v2.state import IkeSaState, IkeSaStateMachine
+from ikeclient.ike.v2.state import (
+    ChildSaState,
+    ChildSaStateMachine,
+    IkeSaState,
+    IkeSaStateMachine,
+)
 
 logger = logging.getLogger(__name__)
 
 NON_ESP_MARKER = b"\x00\x00\x00\x00"
 IKE_PORT = 500
+PEER_LOST_GRACE = 1.0
+"""After an unprotected INVALID_IKE_SPI answer, how long a genuine answer may still come."""
+PEER_DELETE_WAIT = 30.0
+"""How long a replaced SA waits for the gateway's Delete before we send ours."""
+LIVENESS_MIN_INTERVAL = 2.0
+"""Liveness hints (ESP to an unknown SPI, a resume) start at most one check per this."""
 
 
 class _SpiLogger(logging.LoggerAdapter[logging.Logger]):
@@ -86,19 +166,88 @@ class _SpiLogger(logging.LoggerAdapter[logging.Logger]):
         return f"[{spi}] {msg}", kwargs
 
 
-ResponseHandler = Callable[[Message, tuple[Payload, ...], bytes, float], None]
+ResponseHandler = Callable[["_Window", Message, tuple[Payload, ...], bytes, float], None]
+TaskBuilder = Callable[["_Window", float], "list[Payload] | None"]
 
 
 @dataclass(slots=True)
 class _Request:
-    """Our one outstanding request (RFC 7296 §2.1)."""
+    """Our one outstanding request on an IKE SA (RFC 7296 §2.1)."""
 
     message_id: int
     exchange: int
     wire: bytes
     handler: ResponseHandler
     deadline: float
+    kind: str = ""
     attempts: int = 0
+    give_up_at: float | None = None
+    lost_hint: bool = False  # an unprotected INVALID_IKE_SPI came back (§2.21.4)
+
+
+@dataclass(slots=True)
+class _Task:
+    """A request waiting for its turn; its payloads are built when it is sent."""
+
+    kind: str
+    exchange: int
+    build: TaskBuilder
+    handler: ResponseHandler
+
+
+@dataclass(slots=True, eq=False)
+class _Window:
+    """One IKE SA: its keys, state, message IDs, outstanding request and response cache."""
+
+    spi_i: bytes
+    purpose: str  # "first", "reauth" or "rekeyed"
+    machine: IkeSaStateMachine = field(default_factory=IkeSaStateMachine)
+    sa: IkeSa | None = None
+    next_message_id: int = 0
+    peer_next_message_id: int = 0
+    cached_response: tuple[int, bytes] | None = None
+    outstanding: _Request | None = None
+    pending: deque[_Task] = field(default_factory=deque)
+    fragments: FragmentReassembler = field(default_factory=FragmentReassembler)
+    init: IkeSaInitExchange | None = None
+    init_request: bytes = b""
+    auth: IkeAuthExchange | None = None
+    rekey_at: float | None = None
+    expire_at: float | None = None
+    reauth_at: float | None = None
+    delete_at: float | None = None  # REKEYED: delete it ourselves if the gateway does not
+    ike_rekey: IkeRekeyRequest | None = None  # our rekey of this IKE SA, in flight
+    rekey_group: int | None = None
+    peer_ike_rekey: tuple[_Window, IkeSaMade] | None = None  # the gateway's, crossing ours
+
+    @property
+    def state(self) -> IkeSaState:
+        return self.machine.state
+
+    def has_task(self, kind: str) -> bool:
+        out = self.outstanding
+        return (out is not None and out.kind == kind) or any(t.kind == kind for t in self.pending)
+
+
+@dataclass(slots=True, eq=False)
+class _Child:
+    """One child SA: what the runtime installed, its state, lifetimes and rekey bookkeeping."""
+
+    info: ChildSaEstablished
+    owner: _Window
+    machine: ChildSaStateMachine = field(default_factory=ChildSaStateMachine)
+    rekey_at: float | None = None
+    expire_at: float | None = None
+    delete_at: float | None = None
+    request: ChildSaRequest | None = None
+    retry_group: int | None = None
+    queued: bool = False
+    collision: ChildSaMade | None = None  # the gateway's rekey of this SA, crossing ours
+    successor: _Child | None = None
+
+    @property
+    def state(self) -> ChildSaState:
+        return self.machine.state
 
 
 @dataclass(slots=True)
@@ -111,11 +260,26 @@ class DropCounters:
     not_ours: int = 0
     keepalive: int = 0
     fragments_held: int = 0
+    invalid_spi_hints: int = 0
     last_error: IkeError | None = field(default=None, repr=False)
 
 
+@dataclass(slots=True)
+class RekeyCounters:
+    """What kept the connection fresh so far (for status and tests)."""
+
+    child_rekeys_initiated: int = 0
+    child_rekeys_answered: int = 0
+    ike_rekeys_initiated: int = 0
+    ike_rekeys_answered: int = 0
+    reauthentications: int = 0
+    collisions: int = 0
+    liveness_checks: int = 0
+    address_updates: int = 0
+
+
 class Ikev2Connection:
-    """An IKEv2 initiator for one IKE SA and its child SAs."""
+    """An IKEv2 initiator for one IKE SA at a time and its child SAs."""
 
     def __init__(
         self,
@@ -130,40 +294,49 @@ class Ikev2Connection:
         self._local = local
         self._remote = remote
         self._natt = remote.port != IKE_PORT  # already on a NAT-T port: frame from the start
-        self._state = IkeSaStateMachine()
-        spi = rng.random_bytes(8)
-        # A zero first word would look like the non-ESP marker on port 4500.
-        self.spi_i = spi if spi[:4] != NON_ESP_MARKER else b"\x01" + spi[1:]
-        self._next_message_id = 0
-        self._peer_next_message_id = 0
-        self._cached_response: tuple[int, bytes] | None = None
-        self._outstanding: _Request | None = None
-        self._pending: deque[tuple[int, list[Payload], ResponseHandler]] = deque()
+        self._current = _Window(new_ike_spi(rng), "first")
+        self._windows: list[_Window] = [self._current]
+        self._reauth: _Window | None = None
+        self._children: list[_Child] = []
         self._events: deque[IkeEvent] = deque()
         self._out: list[tuple[bytes, Endpoint]] = []
-        self._fragments = FragmentReassembler()
-        self._init: IkeSaInitExchange | None = None
-        self._init_request = b""
-        self._auth: IkeAuthExchange | None = None
-        self._sa: IkeSa | None = None
-        self._children: list[ChildSaEstablished] = []
         self._close_reason: str | None = None
         self._close_error: IkeError | None = None
         self._local_nat = False
         self._remote_nat = False
+        self._mobike = False
+        self._fake_natd: bytes | None = None
+        self._nat_mapping: bytes | None = None
+        self._config: ConfigReceived | None = None
+        self._last_inbound = 0.0
+        self._last_liveness: float | None = None
+        self._cookie2 = b""
         self.drops = DropCounters()
-        self.log = _SpiLogger(logger, {"spi": self.spi_i.hex()})
+        self.rekeys = RekeyCounters()
+        self.log = _SpiLogger(logger, {"spi": self._current.spi_i.hex()})
 
     # -- properties ---------------------------------------------------------------------
 
     @property
     def state(self) -> IkeSaState:
-        return self._state.state
+        """The state of the current IKE SA (CLOSED once the connection ended)."""
+        return self._current.state
+
+    @property
+    def spi_i(self) -> bytes:
+        """The IKE header's SPIi of the current IKE SA."""
+        sa = self._current.sa
+        return sa.spi_i if sa is not None else self._current.spi_i
 
     @property
     def remote(self) -> Endpoint:
         """Where IKE messages go now (port 4500 after the NAT-T float)."""
         return self._remote
+
+    @property
+    def local(self) -> Endpoint:
+        """Our endpoint as the IKE SA knows it (changed by ``update_local_endpoint``)."""
+        return self._local
 
     @property
     def udp_encapsulation(self) -> bool:
@@ -175,12 +348,32 @@ class Ikev2Connection:
         return self._local_nat
 
     @property
+    def mobike(self) -> bool:
+        """True when both ends agreed on MOBIKE (RFC 4555 §3.1)."""
+        return self._mobike
+
+    @property
     def children(self) -> tuple[ChildSaEstablished, ...]:
-        return tuple(self._children)
+        """The child SAs that exist (not yet deleted), oldest first."""
+        return tuple(c.info for c in self._children if c.state != ChildSaState.DELETED)
 
     @property
     def ike_sa(self) -> IkeSa | None:
-        return self._sa
+        """The current IKE SA's keys and algorithms (None before IKE_SA_INIT completed)."""
+        return self._current.sa
+
+    def child_deadlines(self, spi_in: int) -> tuple[float | None, float | None]:
+        """(rekey at, expires at) of the child SA ``spi_in`` (for status output)."""
+        for c in self._children:
+            if c.info.spi_in == spi_in:
+                return c.rekey_at, c.expire_at
+        return None, None
+
+    @property
+    def ike_deadlines(self) -> tuple[float | None, float | None, float | None]:
+        """(rekey at, expires at, reauthentication at) of the current IKE SA."""
+        cur = self._current
+        return cur.rekey_at, cur.expire_at, cur.reauth_at
 
     # -- commands -------------------------------------------------------------------------
 
@@ -188,24 +381,94 @@ class Ikev2Connection:
         """Start IKE_SA_INIT."""
         if self.state != IkeSaState.INITIAL:
             raise LocalProtocolError("connect() was already called")
-        self._init = IkeSaInitExchange(
-            self._settings, self._rng, self.spi_i, self._local, self._remote
+        window = self._current
+        window.init = IkeSaInitExchange(
+            self._settings, self._rng, window.spi_i, self._local, self._remote
         )
-        self._state.move_to(IkeSaState.SA_INIT_SENT)
-        self._send_sa_init(now)
+        window.machine.move_to(IkeSaState.SA_INIT_SENT)
+        self._send_sa_init(window, now)
 
     def close(self, now: float, reason: str = "closed by user") -> None:
         """Close the IKE SA: Delete it at the gateway when it exists (RFC 7296 §1.4.1)."""
-        state = self.state
+        cur = self._current
+        state = cur.state
         if state in (IkeSaState.CLOSED, IkeSaState.DELETING) or self._close_reason is not None:
             return
         if state in (IkeSaState.INITIAL, IkeSaState.SA_INIT_SENT):
             self._finish(reason, None)
             return
         self._close_reason = reason
-        if state == IkeSaState.ESTABLISHED and self._outstanding is None:
-            self._start_delete(now)
+        if state == IkeSaState.ESTABLISHED and cur.outstanding is None:
+            self._start_delete(cur, now)
         # AUTH_SENT, or a request in flight: the Delete follows its response.
+
+    def rekey_child_sa(self, spi_in: int, now: float) -> None:
+        """Rekey the child SA we receive on with ``spi_in`` now (RFC 7296 §1.3.3).
+
+        For the runtime: the ESP engine's soft byte/packet limit, or its
+        sequence numbers running out. Unknown SPIs and SAs already being
+        rekeyed are ignored.
+        """
+        for child in self._children:
+            if child.info.spi_in == spi_in and child.state == ChildSaState.INSTALLED:
+                self._start_child_rekey(child, now)
+
+    def expire_child_sa(self, spi_in: int, now: float) -> None:
+        """The child SA ``spi_in`` reached a hard limit (bytes, packets): delete it now.
+
+        RFC 4301 §4.4.2.1: an SA past its hard lifetime must not be used. A
+        fresh child SA replaces it when it was the one carrying traffic.
+        """
+        for child in self._children:
+            if child.info.spi_in == spi_in:
+                self._child_hard_expired(child, now)
+
+    def rekey_ike_sa(self, now: float) -> None:
+        """Rekey the IKE SA now (RFC 7296 §2.18)."""
+        if self.state == IkeSaState.ESTABLISHED:
+            self._start_ike_rekey(now)
+
+    def reauthenticate(self, now: float) -> None:
+        """Build a new IKE SA from scratch, make-before-break (RFC 7296 §2.8.3)."""
+        if self.state == IkeSaState.ESTABLISHED:
+            self._start_reauth(now)
+
+    def check_liveness(self, now: float) -> None:
+        """Ask the gateway now whether it is still there (RFC 7296 §2.4).
+
+        For hints the runtime sees: a resume after suspend, ESP to an unknown
+        SPI. At most one check per ``LIVENESS_MIN_INTERVAL`` seconds.
+        """
+        last = self._last_liveness
+        if last is not None and now - last < LIVENESS_MIN_INTERVAL:
+            return
+        self._start_liveness(now)
+
+    def inbound_activity(self, now: float) -> None:
+        """The runtime received valid ESP from the gateway: it is alive (defers DPD)."""
+        self._last_inbound = max(self._last_inbound, now)
+
+    def update_local_endpoint(self, local: Endpoint, now: float) -> bool:
+        """Our address or port changed: move the IKE SA there with MOBIKE (RFC 4555 §3.5).
+
+        The caller already sends from ``local``. Returns False when MOBIKE was
+        not negotiated (or the IKE SA is not established): the caller must then
+        reconnect.
+        """
+        if self.state != IkeSaState.ESTABLISHED or not self._mobike:
+            return False
+        self._local = local
+        cur = self._current
+        req = cur.outstanding
+        if req is not None and req.kind != "update":
+            # The request in flight was sent from the old address: resend it from the new one.
+            self._out.append((req.wire, self._remote))
+        if not any(t.kind == "update" for t in cur.pending):
+            cur.pending.appendleft(
+                _Task("update", ExchangeType.INFORMATIONAL, self._build_update, self._on_update)
+            )
+        self._send_next(cur, now)
+        return True
 
     # -- I/O surface ---------------------------------------------------------------------------
 
@@ -215,24 +478,43 @@ class Ikev2Connection:
         return out
 
     def get_timer(self) -> float | None:
-        """The next deadline (retransmission or give-up), or None."""
-        if self._outstanding is None or self.state == IkeSaState.CLOSED:
+        """The next deadline: a retransmission, a rekey, an expiry or a liveness check."""
+        if self.state == IkeSaState.CLOSED:
             return None
-        return self._outstanding.deadline
+        deadlines: list[float] = []
+        for w in self._windows:
+            if w.outstanding is not None:
+                deadlines.append(w.outstanding.deadline)
+            if w.delete_at is not None:
+                deadlines.append(w.delete_at)
+        cur = self._current
+        if cur.state == IkeSaState.ESTABLISHED and self._close_reason is None:
+            for at in (cur.rekey_at, cur.expire_at, cur.reauth_at):
+                if at is not None:
+                    deadlines.append(at)
+            for c in self._children:
+                for at in (c.rekey_at, c.expire_at, c.delete_at):
+                    if at is not None:
+                        deadlines.append(at)
+            dpd = self._dpd_deadline()
+            if dpd is not None:
+                deadlines.append(dpd)
+        return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
-        """Retransmit the outstanding request, or give up when the schedule has run out."""
-        req = self._outstanding
-        if req is None or now < req.deadline or self.state == IkeSaState.CLOSED:
+        """Retransmit or give up; start the rekeys, deletes and checks that are due."""
+        if self.state == IkeSaState.CLOSED:
             return
-        intervals = self._settings.retransmit.intervals()
-        req.attempts += 1
-        if req.attempts >= len(intervals):
-            self._give_up()
-            return
-        req.deadline = now + intervals[req.attempts]
-        self.log.debug("retransmitting message %d (try %d)", req.message_id, req.attempts + 1)
-        self._out.append((req.wire, self._remote))
+        for w in list(self._windows):
+            req = w.outstanding
+            if req is not None and now >= req.deadline and w in self._windows:
+                self._retransmit_or_give_up(w, req, now)
+                if self._is_closed():
+                    return
+        self._run_deadlines(now)
+
+    def _is_closed(self) -> bool:
+        return self._current.state == IkeSaState.CLOSED
 
     def next_event(self) -> IkeEvent | None:
         """The next event, or None when there is none."""
@@ -266,22 +548,61 @@ class Ikev2Connection:
             return
         message = pull_message(data)
         header = message.header
-        if header.spi_i != self.spi_i:
+        if (
+            header.exchange_type == ExchangeType.IKE_SA_INIT
+            and not header.is_response
+            and header.spi_r == bytes(8)
+        ):
+            # The gateway starts an IKE SA toward us (we never answer those): it may have
+            # restarted and lost ours. Unauthenticated, so only a hint: check ours now.
+            self.drops.unexpected += 1
+            if self.state == IkeSaState.ESTABLISHED:
+                self.check_liveness(now)
+            return
+        window = self._window_for(message)
+        if window is None:
             self.drops.not_ours += 1
             return
-        if header.flags & HeaderFlag.RESPONSE:
-            self._receive_response(message, data, now)
+        if header.is_response:
+            self._receive_response(window, message, data, now)
         else:
-            self._receive_request(message, data, now)
+            self._receive_request(window, message, data, now)
 
-    def _receive_response(self, message: Message, data: bytes, now: float) -> None:
-        req = self._outstanding
+    def _window_for(self, message: Message) -> _Window | None:
         header = message.header
+        for w in self._windows:
+            if w.sa is not None:
+                if header.spi_i == w.sa.spi_i and header.spi_r == w.sa.spi_r:
+                    return w
+            elif header.spi_i == w.spi_i:
+                return w
+        return None
+
+    def _receive_response(self, window: _Window, message: Message, data: bytes, now: float) -> None:
+        req = window.outstanding
+        header = message.header
+        if (
+            req is not None
+            and req.exchange != ExchangeType.IKE_SA_INIT
+            and header.message_id == req.message_id
+            and message.payloads
+            and not isinstance(message.payloads[-1], SkPayload | SkfPayload)
+            and find_notify(message.payloads, NotifyType.INVALID_IKE_SPI) is not None
+        ):
+            # RFC 7296 §2.21.4: an unprotected INVALID_IKE_SPI means the gateway forgot the
+            # IKE SA (it restarted). It cannot be authenticated: give a genuine answer a
+            # moment longer, then take the gateway as lost.
+            self.drops.invalid_spi_hints += 1
+            if not req.lost_hint:
+                req.lost_hint = True
+                req.deadline = min(req.deadline, now + PEER_LOST_GRACE)
+            return
+        peer_initiated = window.sa is not None and not window.sa.we_initiated
         if (
             req is None
             or header.message_id != req.message_id
             or header.exchange_type != req.exchange
-            or header.flags & HeaderFlag.INITIATOR
+            or header.is_initiator != peer_initiated
         ):
             self.drops.unexpected += 1
             return
@@ -289,60 +610,57 @@ class Ikev2Connection:
         if req.exchange == ExchangeType.IKE_SA_INIT:
             check_message_rules(header.exchange_type, True, message.payloads, None)
         else:
-            sa = self._sa
-            if sa is None or header.spi_r != sa.spi_r:
-                self.drops.not_ours += 1
-                return
-            opened = self._open(message, data, sa)
+            opened = self._open(window, message, data)
             if opened is None:
                 return
             inner = opened
             check_message_rules(header.exchange_type, True, message.payloads, inner)
-        self._fragments.discard(header.message_id, True)
-        self._outstanding = None
-        self._next_message_id += 1
+            self._last_inbound = max(self._last_inbound, now)
+        window.fragments.discard(header.message_id, True)
+        window.outstanding = None
+        window.next_message_id += 1
         try:
             try:
-                req.handler(message, inner, data, now)
+                req.handler(window, message, inner, data, now)
             except CryptoError as exc:
                 raise _crypto_failure(exc) from exc
         except InvalidSyntax as exc:
             if req.exchange != ExchangeType.IKE_SA_INIT:
-                self._fail(exc, now)
+                self._fail(window, exc, now)
                 return
             # RFC 7296 §2.21.1: an unprotected reply may be forged (a KE value off
             # the curve included); keep waiting for the genuine one.
-            self._outstanding = req
-            self._next_message_id -= 1
+            window.outstanding = req
+            window.next_message_id -= 1
             raise
         except RemoteProtocolError as exc:
-            self._fail(exc, now)
+            self._fail(window, exc, now)
             return
-        self._send_pending(now)
+        self._kick(now)
 
-    def _receive_request(self, message: Message, data: bytes, now: float) -> None:
-        sa = self._sa
+    def _receive_request(self, window: _Window, message: Message, data: bytes, now: float) -> None:
+        sa = window.sa
         header = message.header
-        if sa is None or header.spi_r != sa.spi_r or not self._state.has_keys:
+        if sa is None or not window.machine.has_keys:
             self.drops.not_ours += 1
             return
         if header.exchange_type == ExchangeType.IKE_SA_INIT:
             self.drops.unexpected += 1
             return
-        cached = self._cached_response
-        if header.message_id not in (self._peer_next_message_id, cached[0] if cached else None):
+        cached = window.cached_response
+        if header.message_id not in (window.peer_next_message_id, cached[0] if cached else None):
             self.drops.unexpected += 1
             return
         try:
-            inner = self._open(message, data, sa)
+            inner = self._open(window, message, data)
         except UnsupportedCriticalPayload as exc:
             # RFC 7296 §2.5: reject the authenticated request and say which payload.
-            if header.message_id == self._peer_next_message_id:
-                self._peer_next_message_id += 1
+            if header.message_id == window.peer_next_message_id:
+                window.peer_next_message_id += 1
                 notify = NotifyPayload(
                     0, b"", NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, bytes((exc.payload_type,))
                 )
-                self._respond(header.exchange_type, header.message_id, [notify])
+                self._respond(window, header.exchange_type, header.message_id, [notify])
             raise
         if inner is None:
             return
@@ -350,28 +668,35 @@ class Ikev2Connection:
             self._out.append((self._frame(cached[1]), self._remote))
             return
         check_message_rules(header.exchange_type, False, message.payloads, inner)
-        self._peer_next_message_id += 1
+        window.peer_next_message_id += 1
+        self._last_inbound = max(self._last_inbound, now)
         if header.exchange_type == ExchangeType.INFORMATIONAL:
-            self._handle_peer_informational(header.message_id, inner, now)
+            self._handle_peer_informational(window, header.message_id, inner, now)
+        elif header.exchange_type == ExchangeType.CREATE_CHILD_SA:
+            self._handle_peer_create_child_sa(window, header.message_id, inner, now)
         else:
-            # CREATE_CHILD_SA from the gateway (rekeying) is not supported yet.
             self._respond(
+                window,
                 header.exchange_type,
                 header.message_id,
                 [NotifyPayload(0, b"", NotifyType.NO_ADDITIONAL_SAS, b"")],
             )
+        self._kick(now)
 
-    def _open(self, message: Message, data: bytes, sa: IkeSa) -> tuple[Payload, ...] | None:
+    def _open(self, window: _Window, message: Message, data: bytes) -> tuple[Payload, ...] | None:
         """Verify and decrypt an SK message, or keep an SKF fragment until all have come.
 
         Returns None while fragments are missing (RFC 7383 §2.6).
         """
+        sa = window.sa
+        if sa is None:
+            raise InvalidSyntax("an encrypted message before the IKE SA has keys")
         if not message.payloads or not isinstance(message.payloads[-1], SkfPayload):
             return decrypt_message(data, message, sa.inbound)
         skf, aad = decrypt_fragment(data, message)
         plaintext = sa.inbound.open(aad, skf.body)
         header = message.header
-        whole = self._fragments.add(
+        whole = window.fragments.add(
             header.message_id,
             bool(header.flags & HeaderFlag.RESPONSE),
             skf.fragment_number,
@@ -385,59 +710,197 @@ class Ikev2Connection:
         first_inner, chain = whole
         return pull_payload_chain(chain, first_inner)
 
+    # -- the gateway's requests ---------------------------------------------------------------
+
     def _handle_peer_informational(
-        self, message_id: int, inner: tuple[Payload, ...], now: float
+        self, window: _Window, message_id: int, inner: tuple[Payload, ...], now: float
     ) -> None:
-        spis = [(c.spi_in, c.spi_out) for c in self._children]
-        action = process_peer_informational(inner, spis)
-        self._respond(ExchangeType.INFORMATIONAL, message_id, action.response)
+        live = [c for c in self._children if c.state != ChildSaState.DELETED]
+        spis = [(c.info.spi_in, c.info.spi_out) for c in live if c.state != ChildSaState.DELETING]
+        crossing = [c.info.spi_out for c in live if c.state == ChildSaState.DELETING]
+        action = process_peer_informational(inner, spis, crossing)
+        self._respond(window, ExchangeType.INFORMATIONAL, message_id, action.response)
         for spi_out in action.deleted_child_spis_out:
-            self._drop_child(spi_out, "deleted by the gateway")
+            for child in live:
+                if child.info.spi_out == spi_out:
+                    self._child_deleted(child, "deleted by the gateway")
+        for spi_out in action.invalid_spis:
+            for child in live:
+                if child.info.spi_out == spi_out and child.state != ChildSaState.DELETED:
+                    # The gateway got ESP on an SPI it does not know (RFC 7296 §3.10.1):
+                    # it lost this child SA. Make a new one if it was carrying traffic.
+                    carried = child.machine.carries_traffic
+                    self._child_deleted(child, "unknown to the gateway (INVALID_SPI)")
+                    if carried:
+                        self._create_child(child.info, now)
         if action.delete_ike_sa:
-            self._finish("deleted by the gateway", None)
+            theirs = window.peer_ike_rekey
+            if window is self._current and theirs is not None:
+                # Our rekey of this IKE SA is still on its way; the gateway's rekey, which
+                # we answered, made the new IKE SA and it deleted the old one (§2.18).
+                window.peer_ike_rekey = None
+                window.ike_rekey = None
+                self._adopt(theirs[0], window, now, False)
+            if window is self._current:
+                self._finish("deleted by the gateway", None)
+            else:
+                self._close_window(window, "deleted by the gateway")
+
+    def _handle_peer_create_child_sa(
+        self, window: _Window, message_id: int, inner: tuple[Payload, ...], now: float
+    ) -> None:
+        after: Callable[[], None] | None = None
+        if is_ike_rekey(inner):
+            payloads, after = self._answer_ike_rekey(window, inner, now)
+        else:
+            payloads = self._answer_child_rekey(window, inner, now)
+        self._respond(window, ExchangeType.CREATE_CHILD_SA, message_id, payloads)
+        if after is not None:
+            after()
+
+    def _answer_child_rekey(
+        self, window: _Window, inner: tuple[Payload, ...], now: float
+    ) -> list[Payload]:
+        """The gateway rekeys one of our child SAs (RFC 7296 §1.3.3, §2.25)."""
+        if window is not self._current or window.state != IkeSaState.ESTABLISHED:
+            return refuse(NotifyType.TEMPORARY_FAILURE).payloads
+        if window.ike_rekey is not None or self._close_reason is not None:
+            # §2.25.2: a child SA of an IKE SA being rekeyed (or deleted) waits.
+            return refuse(NotifyType.TEMPORARY_FAILURE).payloads
+        target = rekey_target(inner)
+        if target is None:
+            # A new child SA the gateway wants to add: a road warrior takes none.
+            return refuse(NotifyType.NO_ADDITIONAL_SAS).payloads
+        old = next(
+            (
+                c
+                for c in self._children
+                if c.info.spi_out == target and c.state != ChildSaState.DELETED
+            ),
+            None,
+        )
+        if old is None:
+            return [
+                NotifyPayload(
+                    ProtocolId.ESP, target.to_bytes(4, "big"), NotifyType.CHILD_SA_NOT_FOUND, b""
+                )
+            ]
+        if not old.machine.carries_traffic or old.collision is not None:
+            return refuse(NotifyType.TEMPORARY_FAILURE).payloads
+        sa = window.sa
+        assert sa is not None
+        answer = answer_child_rekey(
+            self._settings, sa, self._rng, inner, old.info, self._template(old.info)
+        )
+        made = answer.made
+        if made is None:
+            return answer.payloads
+        self.rekeys.child_rekeys_answered += 1
+        if old.state == ChildSaState.REKEYING:
+            # §2.8.1: both ends rekey this SA at once. Ours is in flight; the nonces
+            # decide when its answer comes. Until then the new SA is only inbound.
+            self.rekeys.collisions += 1
+            old.collision = made
+            self._add_child(made.child, window, now)
+            self.log.info(
+                "rekey collision on child SA %08x: the gateway's new SA %08x/%08x kept aside",
+                old.info.spi_in,
+                made.child.spi_in,
+                made.child.spi_out,
+            )
+            return answer.payloads
+        new = self._add_child(made.child, window, now)
+        old.machine.move_to(ChildSaState.REKEYED)
+        old.successor = new
+        old.rekey_at = None
+        old.delete_at = now + PEER_DELETE_WAIT  # the gateway, which started it, deletes it
+        self.log.info(
+            "child SA %08x rekeyed by the gateway: new SPIs in %08x out %08x",
+            old.info.spi_in,
+            made.child.spi_in,
+            made.child.spi_out,
+        )
+        return answer.payloads
+
+    def _answer_ike_rekey(
+        self, window: _Window, inner: tuple[Payload, ...], now: float
+    ) -> tuple[list[Payload], Callable[[], None] | None]:
+        """The gateway rekeys the IKE SA (RFC 7296 §1.3.2, §2.18, §2.25.2)."""
+        busy = window.outstanding is not None and window.outstanding.kind in (
+            "child",
+            "create",
+            "delete-child",
+        )
+        if (
+            window is not self._current
+            or window.state != IkeSaState.ESTABLISHED
+            or window.sa is None
+            or self._close_reason is not None
+            or busy
+            or any(c.state == ChildSaState.REKEYING for c in self._children)
+        ):
+            return refuse(NotifyType.TEMPORARY_FAILURE).payloads, None
+        answer = answer_ike_rekey(self._settings, window.sa, self._rng, inner)
+        made = answer.made
+        if made is None:
+            return answer.payloads, None
+        self.rekeys.ike_rekeys_answered += 1
+        new = self._new_window(made.sa)
+        if window.ike_rekey is not None:
+            self.rekeys.collisions += 1
+            window.peer_ike_rekey = (new, made)
+            self.log.info("IKE rekey collision: the gateway's new IKE SA kept aside")
+            return answer.payloads, None
+        return answer.payloads, partial(self._adopt, new, window, now, False)
 
     # -- IKE_SA_INIT ---------------------------------------------------------------------------
 
-    def _send_sa_init(self, now: float) -> None:
-        assert self._init is not None
-        payloads = self._init.build_request()
+    def _send_sa_init(self, window: _Window, now: float) -> None:
+        assert window.init is not None
+        payloads = window.init.build_request()
         wire = encode_message(
-            self.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.INITIATOR, 0, payloads
+            window.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.INITIATOR, 0, payloads
         )
-        self._init_request = wire
-        self._send_request(ExchangeType.IKE_SA_INIT, wire, self._on_sa_init_response, now)
+        window.init_request = wire
+        self._send_request(
+            window, ExchangeType.IKE_SA_INIT, wire, self._on_sa_init_response, now, "init"
+        )
 
     def _on_sa_init_response(
-        self, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
+        self, window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
     ) -> None:
-        assert self._init is not None
-        result = self._init.process_response(message)
+        assert window.init is not None
+        result = window.init.process_response(message)
         if isinstance(result, Retry):
             self.log.info("resending IKE_SA_INIT: %s", result.why)
-            self._next_message_id = 0
-            self._state.move_to(IkeSaState.SA_INIT_SENT)
-            self._send_sa_init(now)
+            window.next_message_id = 0
+            window.machine.move_to(IkeSaState.SA_INIT_SENT)
+            self._send_sa_init(window, now)
             return
-        self._established_sa_init(result, data, now)
+        self._established_sa_init(window, result, data, now)
 
-    def _established_sa_init(self, result: SaInitDone, response: bytes, now: float) -> None:
-        assert self._init is not None
-        self._sa = IkeSa.derive(
-            spi_i=self.spi_i,
+    def _established_sa_init(
+        self, window: _Window, result: SaInitDone, response: bytes, now: float
+    ) -> None:
+        assert window.init is not None
+        window.sa = IkeSa.derive(
+            spi_i=window.spi_i,
             spi_r=result.spi_r,
             chosen=result.chosen,
-            nonce_i=self._init.nonce_i,
+            nonce_i=window.init.nonce_i,
             nonce_r=result.nonce_r,
             shared_secret=result.shared_secret,
-            init_request=self._init_request,
+            init_request=window.init_request,
             init_response=response,
         )
-        self._local_nat = result.local_behind_nat
-        self._remote_nat = result.remote_behind_nat
-        nat = result.local_behind_nat or result.remote_behind_nat
-        if (nat or self._settings.force_encapsulation) and not self._natt:
-            self._natt = True
-            self._remote = Endpoint(self._remote.host, self._settings.nat_t_port)
+        self._fake_natd = window.init.fake_natd_source
+        if window.purpose == "first":
+            self._local_nat = result.local_behind_nat
+            self._remote_nat = result.remote_behind_nat
+            nat = result.local_behind_nat or result.remote_behind_nat
+            if (nat or self._settings.force_encapsulation) and not self._natt:
+                self._natt = True
+                self._remote = Endpoint(self._remote.host, self._settings.nat_t_port)
         self.log.info(
             "IKE_SA_INIT done: %s, NAT local=%s remote=%s, encapsulation=%s",
             result.chosen,
@@ -445,27 +908,37 @@ class Ikev2Connection:
             result.remote_behind_nat,
             self._natt,
         )
-        self._state.move_to(IkeSaState.AUTH_SENT)
-        self._auth = IkeAuthExchange(
-            self._settings, self._sa, self._rng, self._local, self._remote, self._natt
+        window.machine.move_to(IkeSaState.AUTH_SENT)
+        window.auth = IkeAuthExchange(
+            self._settings, window.sa, self._rng, self._local, self._remote, self._natt
         )
-        self._send_encrypted(
-            ExchangeType.IKE_AUTH, self._auth.build_request(), self._on_auth_response, now
+        payloads = window.auth.build_request()
+        if window.purpose == "reauth":
+            addresses = self._config.addresses if self._config is not None else ()
+            payloads = for_reauthentication(payloads, addresses)
+        if self._settings.mobike:
+            payloads.append(mobike_supported())
+        window.pending.appendleft(
+            _Task("auth", ExchangeType.IKE_AUTH, lambda w, t: payloads, self._on_auth_response)
         )
+        self._send_next(window, now)
 
     # -- IKE_AUTH -----------------------------------------------------------------------------
 
     def _on_auth_response(
-        self, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
+        self, window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
     ) -> None:
-        assert self._auth is not None and self._sa is not None
-        done: AuthDone = self._auth.process_response(inner)
-        self._state.move_to(IkeSaState.ESTABLISHED)
+        assert window.auth is not None and window.sa is not None
+        done: AuthDone = window.auth.process_response(inner)
+        window.machine.move_to(IkeSaState.ESTABLISHED)
+        sa = window.sa
+        mobike = self._settings.mobike and peer_supports_mobike(inner)
+        lifetime = auth_lifetime(inner)
         self._events.append(
             IkeSaEstablished(
-                spi_i=self.spi_i,
-                spi_r=self._sa.spi_r,
-                algorithms=str(self._sa.chosen),
+                spi_i=sa.spi_i,
+                spi_r=sa.spi_r,
+                algorithms=str(sa.chosen),
                 local=self._local,
                 remote=self._remote,
                 local_behind_nat=self._local_nat,
@@ -474,18 +947,32 @@ class Ikev2Connection:
                 remote_identity=str(done.remote_identity),
             )
         )
-        self.log.info("IKE SA established with %s", done.remote_identity)
+        self.log.info(
+            "IKE SA established with %s%s%s",
+            done.remote_identity,
+            ", MOBIKE" if mobike else "",
+            f", reauthentication in {lifetime} s (AUTH_LIFETIME)" if lifetime is not None else "",
+        )
         if done.child_error is not None:
+            if window.purpose == "reauth":
+                self._reauth_failed(window, str(done.child_error), now, delete=True)
+                return
             # An IKE SA without its child carries no traffic: close it, say why.
             self._close_error = done.child_error
             self._close_reason = str(done.child_error)
-            self._start_delete(now)
+            self._start_delete(window, now)
             return
+        self._mobike = mobike
+        self._set_ike_lifetimes(window, now, lifetime)
         if done.config is not None:
+            self._config = done.config
             self._events.append(done.config)
+        if window.purpose == "reauth":
+            self._reauth_done(window, done, now)
+            return
+        self._last_inbound = max(self._last_inbound, now)
         if done.child is not None:
-            self._children.append(done.child)
-            self._events.append(done.child)
+            self._add_child(done.child, window, now)
             self.log.info(
                 "child SA %s established: SPIs in %08x out %08x, %s",
                 done.child.name,
@@ -494,44 +981,724 @@ class Ikev2Connection:
                 done.child.algorithms,
             )
 
+    # -- lifetimes and the deadlines they set ---------------------------------------------------
+
+    def _jittered(self, seconds: float) -> float:
+        """``seconds`` minus a random share of up to ``jitter`` of it (RFC 7296 §2.8.1)."""
+        jitter = self._settings.lifetimes.jitter
+        if jitter <= 0:
+            return seconds
+        fraction = int.from_bytes(self._rng.random_bytes(2), "big") / 65536
+        return seconds * (1.0 - jitter * fraction)
+
+    def _retry_delay(self) -> float:
+        fraction = int.from_bytes(self._rng.random_bytes(2), "big") / 65536
+        return self._settings.rekey_retry * (0.5 + 0.5 * fraction)
+
+    def _set_ike_lifetimes(self, window: _Window, now: float, granted: int | None) -> None:
+        life = self._settings.lifetimes
+        window.rekey_at = now + self._jittered(life.ike_rekey_time) if life.ike_rekey_time else None
+        window.expire_at = now + life.ike_hard if life.ike_hard > 0 else None
+        reauth = float(life.reauth_time)
+        if granted is not None and (not reauth or granted < reauth):
+            reauth = float(granted)
+        window.reauth_at = now + self._jittered(reauth) if reauth > 0 else None
+        if window.reauth_at is not None and window.expire_at is not None:
+            # A reauthentication makes a new IKE SA anyway; the old must live until then.
+            window.expire_at = max(window.expire_at, window.reauth_at + 60.0)
+
+    def _dpd_deadline(self) -> float | None:
+        delay = self._settings.dpd_delay
+        cur = self._current
+        if delay <= 0 or cur.state != IkeSaState.ESTABLISHED or cur.outstanding or cur.pending:
+            return None
+        return self._last_inbound + delay
+
+    def _run_deadlines(self, now: float) -> None:
+        cur = self._current
+        if cur.state != IkeSaState.ESTABLISHED or self._close_reason is not None:
+            return
+        if cur.expire_at is not None and now >= cur.expire_at:
+            reason = "the IKE SA reached its hard lifetime before it could be renewed"
+            self.log.warning("%s", reason)
+            self._finish(reason, PeerLost(reason))
+            return
+        for w in list(self._windows):
+            if w is not cur and w.delete_at is not None and now >= w.delete_at:
+                w.delete_at = None
+                self._queue_ike_delete(w, now)
+        if cur.reauth_at is not None and now >= cur.reauth_at:
+            cur.reauth_at = None
+            self._start_reauth(now)
+        if cur.rekey_at is not None and now >= cur.rekey_at:
+            cur.rekey_at = None
+            self._start_ike_rekey(now)
+        for child in list(self._children):
+            if child.expire_at is not None and now >= child.expire_at:
+                child.expire_at = None
+                self._child_hard_expired(child, now)
+            elif child.delete_at is not None and now >= child.delete_at:
+                child.delete_at = None
+                if child.state in (ChildSaState.INSTALLED, ChildSaState.REKEYED):
+                    self._delete_child(child, now)
+            elif (
+                child.rekey_at is not None
+                and now >= child.rekey_at
+                and child.state == ChildSaState.INSTALLED
+            ):
+                child.rekey_at = None
+                self._start_child_rekey(child, now)
+        dpd = self._dpd_deadline()
+        if dpd is not None and now >= dpd:
+            self._start_liveness(now)
+
+    # -- child SAs -----------------------------------------------------------------------------
+
+    def _template(self, info: ChildSaEstablished) -> ChildSaTemplate:
+        return ChildSaTemplate(
+            info.name, info.local_ts, info.remote_ts, self._local, self._remote, self._natt
+        )
+
+    def _add_child(self, info: ChildSaEstablished, owner: _Window, now: float) -> _Child:
+        life = self._settings.lifetimes
+        child = _Child(info, owner)
+        if life.child_rekey_time > 0:
+            child.rekey_at = now + self._jittered(life.child_rekey_time)
+        if life.child_hard > 0:
+            child.expire_at = now + life.child_hard
+        self._children.append(child)
+        self._events.append(info)
+        return child
+
+    def _child_deleted(self, child: _Child, reason: str) -> None:
+        """The child SA is gone (at both ends): tell the runtime to remove it."""
+        if child.state == ChildSaState.DELETED:
+            return
+        rekeyed = child.successor is not None
+        child.machine.move_to(ChildSaState.DELETED)
+        child.rekey_at = child.expire_at = child.delete_at = None
+        info = child.info
+        self._events.append(ChildSaDeleted(info.spi_in, info.spi_out, reason, rekeyed))
+        self._children = [c for c in self._children if c is not child]
+
+    def _start_child_rekey(self, child: _Child, now: float) -> None:
+        if child.queued or child.state != ChildSaState.INSTALLED:
+            return
+        child.queued = True
+        self._queue(
+            self._current,
+            _Task(
+                "child",
+                ExchangeType.CREATE_CHILD_SA,
+                partial(self._build_child_rekey, child),
+                partial(self._on_child_rekey_response, child),
+            ),
+            now,
+        )
+
+    def _build_child_rekey(
+        self, child: _Child, window: _Window, now: float
+    ) -> list[Payload] | None:
+        child.queued = False
+        if (
+            child.state != ChildSaState.INSTALLED
+            or window.sa is None
+            or window.state != IkeSaState.ESTABLISHED
+        ):
+            return None
+        request = ChildSaRequest(
+            self._settings,
+            window.sa,
+            self._rng,
+            self._template(child.info),
+            rekeyed_spi_in=child.info.spi_in,
+            group=child.retry_group,
+        )
+        child.request = request
+        child.machine.move_to(ChildSaState.REKEYING)
+        self.rekeys.child_rekeys_initiated += 1
+        self.log.info("rekeying child SA %08x", child.info.spi_in)
+        return request.build_request()
+
+    def _on_child_rekey_response(
+        self,
+        child: _Child,
+        window: _Window,
+        message: Message,
+        inner: tuple[Payload, ...],
+        data: bytes,
+        now: float,
+    ) -> None:
+        request = child.request
+        child.request = None
+        if request is None:
+            return
+        try:
+            result = request.process_response(inner)
+        except ChildSaNotFound:
+            self.log.info("the gateway lost child SA %08x: making a new one", child.info.spi_in)
+            carried = child.machine.carries_traffic
+            self._child_deleted(child, "unknown to the gateway (CHILD_SA_NOT_FOUND)")
+            if carried:
+                self._create_child(child.info, now)
+            return
+        except RemoteProtocolError as exc:
+            self._child_rekey_failed(child, exc, now)
+            return
+        if isinstance(result, RetryWithGroup):
+            child.retry_group = result.group
+            if child.state == ChildSaState.REKEYING:
+                child.machine.move_to(ChildSaState.INSTALLED)
+            self._start_child_rekey(child, now)
+            return
+        self._rekeyed_by_us(child, window, result, now)
+
+    def _child_rekey_failed(self, child: _Child, error: RemoteProtocolError, now: float) -> None:
+        """A rekey the gateway refused is tried again later; the SA lives on (RFC 7296 §2.25)."""
+        level = logging.INFO if isinstance(error, TemporaryFailure) else logging.WARNING
+        self.log.log(level, "rekeying child SA %08x failed: %s", child.info.spi_in, error)
+        if child.state == ChildSaState.REKEYING:
+            child.machine.move_to(ChildSaState.INSTALLED)
+        collision = child.collision
+        if collision is not None:
+            # Ours failed, the gateway's crossing one stands: it is the successor.
+            child.collision = None
+            self._promote(child, collision, now)
+            return
+        if child.state == ChildSaState.INSTALLED:
+            child.rekey_at = now + self._retry_delay()
+
+    def _promote(self, old: _Child, made: ChildSaMade, now: float) -> None:
+        """The gateway's new SA replaces ``old``; the gateway deletes ``old`` (§2.8.1)."""
+        new = next((c for c in self._children if c.info is made.child), None)
+        if old.state in (ChildSaState.INSTALLED, ChildSaState.REKEYING):
+            if old.state == ChildSaState.REKEYING:
+                old.machine.move_to(ChildSaState.INSTALLED)
+            old.machine.move_to(ChildSaState.REKEYED)
+            old.successor = new
+            old.rekey_at = None
+            old.delete_at = now + PEER_DELETE_WAIT
+
+    def _rekeyed_by_us(self, old: _Child, window: _Window, made: ChildSaMade, now: float) -> None:
+        collision = old.collision
+        old.collision = None
+        info = made.child
+        pfs = " with PFS" if made.shared_secret else ""
+        if old.state != ChildSaState.REKEYING:
+            # The old SA was deleted (§2.25.1) or replaced meanwhile: keep the new one only
+            # if nothing else carries the traffic now.
+            redundant = any(c.machine.carries_traffic for c in self._children)
+            new = self._add_child(
+                dataclasses.replace(info, outbound_deferred=redundant), window, now
+            )
+            if redundant:
+                new.machine.move_to(ChildSaState.REKEYED)
+                self._delete_child(new, now)
+            return
+        if collision is not None:
+            ours = min(made.nonce_i, made.nonce_r)
+            theirs = min(collision.nonce_i, collision.nonce_r)
+            if ours < theirs:
+                # §2.8.1: the lowest nonce is in our exchange, so our new SA is the
+                # redundant one and we delete it; the gateway's replaces the old SA.
+                self.log.info("rekey collision: ours has the lowest nonce; deleting it")
+                redundant_child = self._add_child(
+                    dataclasses.replace(info, outbound_deferred=True), window, now
+                )
+                redundant_child.machine.move_to(ChildSaState.REKEYED)
+                redundant_child.rekey_at = None
+                self._promote(old, collision, now)
+                self._delete_child(redundant_child, now)
+                return
+            self.log.info("rekey collision: the gateway's SA is redundant; it deletes it")
+            loser = next((c for c in self._children if c.info is collision.child), None)
+            if loser is not None and loser.state == ChildSaState.INSTALLED:
+                loser.machine.move_to(ChildSaState.REKEYED)
+                loser.rekey_at = None
+                loser.delete_at = now + PEER_DELETE_WAIT
+        new = self._add_child(info, window, now)
+        old.machine.move_to(ChildSaState.REKEYED)
+        old.successor = new
+        self.log.info(
+            "child SA %08x rekeyed%s: new SPIs in %08x out %08x",
+            old.info.spi_in,
+            pfs,
+            info.spi_in,
+            info.spi_out,
+        )
+        self._delete_child(old, now)
+
+    def _delete_child(self, child: _Child, now: float) -> None:
+        """HDR, SK {D(ESP, our inbound SPI)} (RFC 7296 §1.4.1), on the IKE SA that owns it."""
+        if child.state not in (ChildSaState.INSTALLED, ChildSaState.REKEYED):
+            return
+        child.machine.move_to(ChildSaState.DELETING)
+        child.rekey_at = child.delete_at = None
+        self._queue(
+            child.owner if child.owner.state == IkeSaState.ESTABLISHED else self._current,
+            _Task(
+                "delete-child",
+                ExchangeType.INFORMATIONAL,
+                lambda w, t: delete_child_sas([child.info.spi_in]),
+                partial(self._on_child_deleted, child),
+            ),
+            now,
+        )
+
+    def _on_child_deleted(
+        self,
+        child: _Child,
+        window: _Window,
+        message: Message,
+        inner: tuple[Payload, ...],
+        data: bytes,
+        now: float,
+    ) -> None:
+        reason = "rekeyed" if child.successor is not None else "deleted"
+        self._child_deleted(child, reason)
+
+    def _child_hard_expired(self, child: _Child, now: float) -> None:
+        if child.state in (ChildSaState.DELETING, ChildSaState.DELETED):
+            return
+        carried = child.machine.carries_traffic
+        spi_in = child.info.spi_in
+        self.log.warning("child SA %08x reached its hard lifetime", spi_in)
+        # RFC 4301 §4.4.2.1: never use it again; tell the gateway; replace it if needed.
+        self._child_deleted(child, "hard lifetime reached")
+        self._queue(
+            self._current,
+            _Task(
+                "delete-child",
+                ExchangeType.INFORMATIONAL,
+                lambda w, t: delete_child_sas([spi_in]),
+                _ignore_response,
+            ),
+            now,
+        )
+        if carried and not any(c.machine.carries_traffic for c in self._children):
+            self._create_child(child.info, now)
+
+    def _create_child(self, like: ChildSaEstablished, now: float) -> None:
+        """A new child SA with the selectors of ``like`` (RFC 7296 §1.3.1)."""
+        if self._current.has_task("create"):
+            return
+        template = self._template(like)
+        holder: list[ChildSaRequest] = []
+
+        def build(window: _Window, t: float) -> list[Payload] | None:
+            if window.sa is None or window.state != IkeSaState.ESTABLISHED:
+                return None
+            request = ChildSaRequest(
+                self._settings, window.sa, self._rng, template, rekeyed_spi_in=None
+            )
+            holder[:] = [request]
+            return request.build_request()
+
+        def handle(
+            window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, t: float
+        ) -> None:
+            if not holder:
+                return
+            try:
+                result = holder[0].process_response(inner)
+            except RemoteProtocolError as exc:
+                error = PeerLost(f"the gateway refused a new child SA: {exc}")
+                self.log.warning("%s", error)
+                self._finish(str(error), error)
+                return
+            if isinstance(result, RetryWithGroup):
+                self._create_child(like, t)
+                return
+            self._add_child(result.child, window, t)
+            self.log.info(
+                "new child SA: SPIs in %08x out %08x", result.child.spi_in, result.child.spi_out
+            )
+
+        self._queue(
+            self._current, _Task("create", ExchangeType.CREATE_CHILD_SA, build, handle), now
+        )
+
+    # -- the IKE SA: rekey, reauthentication, adoption --------------------------------------------
+
+    def _new_window(self, sa: IkeSa) -> _Window:
+        window = _Window(sa.our_spi if sa.we_initiated else sa.spi_i, "rekeyed", sa=sa)
+        window.machine.move_to(IkeSaState.ESTABLISHED)
+        self._windows.append(window)
+        return window
+
+    def _start_ike_rekey(self, now: float) -> None:
+        cur = self._current
+        if cur.ike_rekey is not None or cur.has_task("ike-rekey"):
+            return
+        if self._reauth is not None:
+            cur.rekey_at = now + self._retry_delay()
+            return
+        self._queue(
+            cur,
+            _Task(
+                "ike-rekey",
+                ExchangeType.CREATE_CHILD_SA,
+                self._build_ike_rekey,
+                self._on_ike_rekey_response,
+            ),
+            now,
+        )
+
+    def _build_ike_rekey(self, window: _Window, now: float) -> list[Payload] | None:
+        if window is not self._current or window.state != IkeSaState.ESTABLISHED:
+            return None
+        if window.sa is None or self._reauth is not None:
+            return None
+        request = IkeRekeyRequest(self._settings, window.sa, self._rng, group=window.rekey_group)
+        window.ike_rekey = request
+        self.rekeys.ike_rekeys_initiated += 1
+        self.log.info("rekeying the IKE SA")
+        return request.build_request()
+
+    def _on_ike_rekey_response(
+        self, window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
+    ) -> None:
+        request = window.ike_rekey
+        window.ike_rekey = None
+        collision = window.peer_ike_rekey
+        window.peer_ike_rekey = None
+        if request is None:
+            return
+        try:
+            result = request.process_response(inner)
+        except RemoteProtocolError as exc:
+            level = logging.INFO if isinstance(exc, TemporaryFailure) else logging.WARNING
+            self.log.log(level, "rekeying the IKE SA failed: %s", exc)
+            if collision is not None:
+                self._adopt(collision[0], window, now, False)
+            elif window.state == IkeSaState.ESTABLISHED:
+                window.rekey_at = now + self._retry_delay()
+            return
+        if isinstance(result, RetryIkeRekey):
+            window.rekey_group = result.group
+            if collision is not None:
+                self._adopt(collision[0], window, now, False)
+            else:
+                self._start_ike_rekey(now)
+            return
+        ours = self._new_window(result.sa)
+        if collision is None:
+            self._adopt(ours, window, now, True)
+            return
+        theirs, made = collision
+        if min(result.nonce_i, result.nonce_r) < min(made.nonce_i, made.nonce_r):
+            # §2.8.1 (and §2.25.2): ours has the lowest nonce: it is redundant. We delete
+            # it; the gateway's IKE SA takes over, and the gateway deletes the old one.
+            self.log.info("IKE rekey collision: ours has the lowest nonce; deleting it")
+            self._adopt(theirs, window, now, False)
+            ours.machine.move_to(IkeSaState.REKEYED)
+            self._queue_ike_delete(ours, now)
+        else:
+            self.log.info("IKE rekey collision: the gateway's new IKE SA is redundant")
+            self._adopt(ours, window, now, True)
+            theirs.machine.move_to(IkeSaState.REKEYED)
+            theirs.delete_at = now + PEER_DELETE_WAIT
+
+    def _adopt(self, new: _Window, old: _Window, now: float, delete_old: bool) -> None:
+        """``new`` replaces ``old`` (RFC 7296 §2.18): the child SAs and waiting requests move."""
+        sa, old_sa = new.sa, old.sa
+        assert sa is not None and old_sa is not None
+        for child in self._children:
+            if child.owner is old:
+                child.owner = new
+        new.pending.extend(t for t in old.pending if t.kind not in ("ike-rekey", "liveness"))
+        old.pending.clear()
+        new.reauth_at = old.reauth_at
+        life = self._settings.lifetimes
+        new.rekey_at = now + self._jittered(life.ike_rekey_time) if life.ike_rekey_time else None
+        new.expire_at = now + life.ike_hard if life.ike_hard > 0 else None
+        if new.reauth_at is not None and new.expire_at is not None:
+            new.expire_at = max(new.expire_at, new.reauth_at + 60.0)
+        old.rekey_at = old.expire_at = old.reauth_at = None
+        if old.state == IkeSaState.ESTABLISHED:
+            old.machine.move_to(IkeSaState.REKEYED)
+        self._current = new
+        self.log.extra = {"spi": sa.spi_i.hex()}
+        self._events.append(
+            IkeSaRekeyed(
+                sa.spi_i, sa.spi_r, old_sa.spi_i, old_sa.spi_r, str(sa.chosen), sa.we_initiated
+            )
+        )
+        self.log.info(
+            "IKE SA rekeyed (%s): new SPIs %s_i %s_r, %s",
+            "by us" if sa.we_initiated else "by the gateway",
+            sa.spi_i.hex(),
+            sa.spi_r.hex(),
+            sa.chosen,
+        )
+        if delete_old:
+            self._queue_ike_delete(old, now)
+        else:
+            old.delete_at = now + PEER_DELETE_WAIT
+        self._send_next(new, now)
+
+    def _queue_ike_delete(self, window: _Window, now: float) -> None:
+        """HDR, SK {D(IKE)} on a replaced IKE SA; its child SAs go with it (§1.4.1)."""
+        if window.has_task("delete-ike") or window.state in (
+            IkeSaState.DELETING,
+            IkeSaState.CLOSED,
+        ):
+            return
+        window.delete_at = None
+
+        def build(w: _Window, t: float) -> list[Payload] | None:
+            if w.state == IkeSaState.REKEYED:
+                w.machine.move_to(IkeSaState.DELETING)
+            return delete_ike_sa()
+
+        def handle(
+            w: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, t: float
+        ) -> None:
+            self._close_window(w, "replaced")
+
+        self._queue(window, _Task("delete-ike", ExchangeType.INFORMATIONAL, build, handle), now)
+
+    def _close_window(self, window: _Window, reason: str) -> None:
+        """A replaced (or failed) IKE SA is gone; so are the child SAs still on it."""
+        for child in list(self._children):
+            if child.owner is window:
+                self._child_deleted(child, reason)
+        window.outstanding = None
+        window.pending.clear()
+        if window.state != IkeSaState.CLOSED:
+            window.machine.move_to(IkeSaState.CLOSED)
+        if window in self._windows and window is not self._current:
+            self._windows.remove(window)
+        if window is self._reauth:
+            self._reauth = None
+
+    def _start_reauth(self, now: float) -> None:
+        cur = self._current
+        if self._reauth is not None:
+            return
+        if cur.ike_rekey is not None or cur.has_task("ike-rekey"):
+            cur.reauth_at = now + self._retry_delay()
+            return
+        window = _Window(new_ike_spi(self._rng), "reauth")
+        window.init = IkeSaInitExchange(
+            self._settings, self._rng, window.spi_i, self._local, self._remote
+        )
+        window.machine.move_to(IkeSaState.SA_INIT_SENT)
+        self._windows.append(window)
+        self._reauth = window
+        self.rekeys.reauthentications += 1
+        self.log.info("reauthenticating: a new IKE SA from scratch, make-before-break")
+        self._send_sa_init(window, now)
+
+    def _reauth_done(self, window: _Window, done: AuthDone, now: float) -> None:
+        old = self._current
+        self._reauth = None
+        sa, old_sa = window.sa, old.sa
+        assert sa is not None and old_sa is not None
+        carriers = [c for c in self._children if c.owner is old and c.machine.carries_traffic]
+        new: _Child | None = None
+        if done.child is not None:
+            rekeyed = carriers[0].info.spi_in if carriers else None
+            new = self._add_child(
+                dataclasses.replace(done.child, rekeyed_spi_in=rekeyed), window, now
+            )
+        for child in carriers:
+            if child.state == ChildSaState.REKEYING:
+                child.machine.move_to(ChildSaState.INSTALLED)
+            child.machine.move_to(ChildSaState.REKEYED)
+            child.successor = new
+            child.rekey_at = child.expire_at = child.delete_at = None
+        window.purpose = "first"
+        self._current = window
+        self.log.extra = {"spi": sa.spi_i.hex()}
+        old.rekey_at = old.expire_at = old.reauth_at = None
+        if old.state == IkeSaState.ESTABLISHED:
+            old.machine.move_to(IkeSaState.REKEYED)
+        self.log.info("reauthenticated: new IKE SA %s_i %s_r", sa.spi_i.hex(), sa.spi_r.hex())
+        self._queue_ike_delete(old, now)
+
+    def _reauth_failed(self, window: _Window, why: str, now: float, *, delete: bool) -> None:
+        self.log.warning("reauthentication failed: %s; trying again later", why)
+        if delete and window.machine.has_keys:
+            self._send_unacknowledged_delete(window)
+        self._close_window(window, why)
+        cur = self._current
+        if cur.state == IkeSaState.ESTABLISHED:
+            cur.reauth_at = now + self._retry_delay()
+
+    # -- liveness and MOBIKE --------------------------------------------------------------------
+
+    def _start_liveness(self, now: float) -> None:
+        cur = self._current
+        if cur.state != IkeSaState.ESTABLISHED or self._close_reason is not None:
+            return
+        self._last_liveness = now
+        if cur.outstanding is not None or cur.has_task("liveness"):
+            return  # a request in flight answers the question as well
+        self.rekeys.liveness_checks += 1
+        self._queue(
+            cur,
+            _Task("liveness", ExchangeType.INFORMATIONAL, self._build_liveness, self._on_liveness),
+            now,
+        )
+
+    def _with_natd(self) -> bool:
+        return self._mobike and self._natt
+
+    def _build_liveness(self, window: _Window, now: float) -> list[Payload] | None:
+        sa = window.sa
+        if sa is None:
+            return None
+        if not self._with_natd():
+            return []
+        # RFC 4555 §3.8: NAT detection in the check shows a changed NAT mapping.
+        return natd_notifies(sa.spi_i, sa.spi_r, self._local, self._remote, self._fake_natd)
+
+    def _on_liveness(
+        self, window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
+    ) -> None:
+        sa = window.sa
+        if sa is None or not self._with_natd():
+            return
+        view = nat_view(inner, sa.spi_i, sa.spi_r, self._local)
+        if view.mapping is None:
+            return
+        previous, self._nat_mapping = self._nat_mapping, view.mapping
+        if previous is not None and previous != view.mapping and window is self._current:
+            self.log.info("the NAT mapped us anew: updating the SA's addresses (MOBIKE)")
+            self.update_local_endpoint(self._local, now)
+
+    def _build_update(self, window: _Window, now: float) -> list[Payload] | None:
+        sa = window.sa
+        if sa is None or window.state != IkeSaState.ESTABLISHED:
+            return None
+        payloads, cookie2 = build_update_sa_addresses(
+            sa.spi_i, sa.spi_r, self._local, self._remote, self._fake_natd, self._rng
+        )
+        self._cookie2 = cookie2
+        self.rekeys.address_updates += 1
+        self.log.info("UPDATE_SA_ADDRESSES from %s:%d", self._local.host, self._local.port)
+        return payloads
+
+    def _on_update(
+        self, window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
+    ) -> None:
+        sa = window.sa
+        assert sa is not None
+        try:
+            check_update_response(inner, self._cookie2)
+        except RemoteProtocolError as exc:
+            self.log.warning("%s", exc)
+            return
+        view = nat_view(inner, sa.spi_i, sa.spi_r, self._local)
+        if view.local_behind_nat is not None:
+            self._local_nat = view.local_behind_nat
+        if view.mapping is not None:
+            self._nat_mapping = view.mapping
+        self._events.append(
+            IkeSaAddressesUpdated(self._local, self._remote, self._local_nat, self._natt)
+        )
+
     # -- closing --------------------------------------------------------------------------------
 
-    def _start_delete(self, now: float) -> None:
-        self._state.move_to(IkeSaState.DELETING)
-        self._send_encrypted(
-            ExchangeType.INFORMATIONAL, delete_ike_sa(), self._on_delete_response, now
+    def _start_delete(self, window: _Window, now: float) -> None:
+        window.machine.move_to(IkeSaState.DELETING)
+        window.pending.clear()
+        for other in list(self._windows):
+            if other is not window:
+                if other.machine.has_keys:
+                    self._send_unacknowledged_delete(other)
+                self._close_window(other, self._close_reason or "closed")
+        self._send_now(
+            window,
+            _Task(
+                "delete",
+                ExchangeType.INFORMATIONAL,
+                lambda w, t: delete_ike_sa(),
+                self._on_delete_response,
+            ),
+            now,
         )
 
     def _on_delete_response(
-        self, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
+        self, window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
     ) -> None:
         self._finish(self._close_reason or "closed", self._close_error)
 
-    def _fail(self, error: IkeError, now: float) -> None:
+    def _send_unacknowledged_delete(self, window: _Window) -> None:
+        """D(IKE) sent once, not retransmitted: we are leaving either way (§2.21.2)."""
+        sa = window.sa
+        if sa is None:
+            return
+        wire = encrypt_message(
+            spi_i=sa.spi_i,
+            spi_r=sa.spi_r,
+            exchange_type=ExchangeType.INFORMATIONAL,
+            flags=HeaderFlag.INITIATOR if sa.we_initiated else 0,
+            message_id=window.next_message_id,
+            payloads=delete_ike_sa(),
+            cipher=sa.outbound,
+            rng=self._rng,
+        )
+        window.next_message_id += 1
+        self._out.append((self._frame(wire), self._remote))
+
+    def _fail(self, window: _Window, error: IkeError, now: float) -> None:
         """A protocol failure ends the attempt; tell the gateway when an IKE SA exists."""
+        if window is self._reauth:
+            self._reauth_failed(window, str(error), now, delete=True)
+            return
+        if window is not self._current:
+            self.log.info("replaced IKE SA: %s", error)
+            self._close_window(window, str(error))
+            return
         self.log.warning("%s", error)
-        if self.state in (IkeSaState.AUTH_SENT, IkeSaState.ESTABLISHED) and self._sa is not None:
+        if window.state in (IkeSaState.AUTH_SENT, IkeSaState.ESTABLISHED) and window.sa:
             # RFC 7296 §2.21.2: after a failed AUTH check, Delete the half-open IKE SA.
-            # Sent once, not retransmitted: we are leaving either way.
-            wire = encrypt_message(
-                spi_i=self.spi_i,
-                spi_r=self._sa.spi_r,
-                exchange_type=ExchangeType.INFORMATIONAL,
-                flags=HeaderFlag.INITIATOR,
-                message_id=self._next_message_id,
-                payloads=delete_ike_sa(),
-                cipher=self._sa.outbound,
-                rng=self._rng,
-            )
-            self._next_message_id += 1
-            self._out.append((self._frame(wire), self._remote))
+            self._send_unacknowledged_delete(window)
         self._finish(str(error), error)
 
-    def _give_up(self) -> None:
-        req = self._outstanding
-        self._outstanding = None
-        if self.state == IkeSaState.DELETING:
+    def _retransmit_or_give_up(self, window: _Window, req: _Request, now: float) -> None:
+        if req.lost_hint:
+            self._give_up(window, now, restarted=True)
+            return
+        if req.give_up_at is not None and now >= req.give_up_at:
+            self._give_up(window, now)
+            return
+        intervals = self._settings.retransmit.intervals()
+        req.attempts += 1
+        if req.attempts >= len(intervals):
+            self._give_up(window, now)
+            return
+        req.deadline = now + intervals[req.attempts]
+        if req.give_up_at is not None:
+            req.deadline = min(req.deadline, req.give_up_at)
+        self.log.debug("retransmitting message %d (try %d)", req.message_id, req.attempts + 1)
+        self._out.append((req.wire, self._remote))
+
+    def _give_up(self, window: _Window, now: float, *, restarted: bool = False) -> None:
+        req = window.outstanding
+        window.outstanding = None
+        if window is self._reauth:
+            self._reauth_failed(window, "the gateway did not answer", now, delete=False)
+            return
+        if window is not self._current:
+            self._close_window(window, "no answer")
+            return
+        state = window.state
+        if state == IkeSaState.DELETING:
             self._finish(self._close_reason or "closed", self._close_error)
+            return
+        if state == IkeSaState.ESTABLISHED:
+            if restarted:
+                reason = "the gateway answered INVALID_IKE_SPI: it lost the IKE SA (restarted?)"
+            else:
+                reason = (
+                    f"the gateway {self._remote.host} stopped answering "
+                    f"(dead peer: no answer to a {req.kind if req else 'request'})"
+                )
+            self.log.warning("%s", reason)
+            self._finish(reason, PeerLost(reason, restarted=restarted))
             return
         last = self.drops.last_error
         if last is not None and req is not None and req.exchange == ExchangeType.IKE_SA_INIT:
@@ -548,20 +1715,17 @@ class Ikev2Connection:
         self._finish(reason, error)
 
     def _finish(self, reason: str, error: IkeError | None) -> None:
-        for child in self._children:
-            self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, reason))
-        self._children.clear()
-        self._outstanding = None
-        self._pending.clear()
-        if self.state != IkeSaState.CLOSED:
-            self._state.move_to(IkeSaState.CLOSED)
-        self._events.append(IkeSaClosed(reason, error))
-
-    def _drop_child(self, spi_out: int, reason: str) -> None:
         for child in list(self._children):
-            if child.spi_out == spi_out:
-                self._children.remove(child)
-                self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, reason))
+            self._child_deleted(child, reason)
+        self._children.clear()
+        self._reauth = None
+        for window in self._windows:
+            window.outstanding = None
+            window.pending.clear()
+            if window.state != IkeSaState.CLOSED:
+                window.machine.move_to(IkeSaState.CLOSED)
+        self._windows = [self._current]
+        self._events.append(IkeSaClosed(reason, error))
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -569,55 +1733,99 @@ class Ikev2Connection:
         return NON_ESP_MARKER + message if self._natt else message
 
     def _send_request(
-        self, exchange: int, wire: bytes, handler: ResponseHandler, now: float
+        self,
+        window: _Window,
+        exchange: int,
+        wire: bytes,
+        handler: ResponseHandler,
+        now: float,
+        kind: str,
     ) -> None:
         framed = self._frame(wire)
         first = self._settings.retransmit.intervals()[0]
-        self._outstanding = _Request(self._next_message_id, exchange, framed, handler, now + first)
+        give_up_at = None
+        timeout = self._settings.dpd_timeout
+        if timeout > 0 and window.state in (IkeSaState.ESTABLISHED, IkeSaState.REKEYED):
+            give_up_at = now + timeout
+        deadline = now + first if give_up_at is None else min(now + first, give_up_at)
+        window.outstanding = _Request(
+            window.next_message_id, exchange, framed, handler, deadline, kind, 0, give_up_at
+        )
         self._out.append((framed, self._remote))
 
-    def _send_encrypted(
-        self, exchange: int, payloads: list[Payload], handler: ResponseHandler, now: float
-    ) -> None:
-        if self._outstanding is not None:
-            self._pending.append((exchange, payloads, handler))
+    def _queue(self, window: _Window, task: _Task, now: float) -> None:
+        window.pending.append(task)
+        self._send_next(window, now)
+
+    def _send_now(self, window: _Window, task: _Task, now: float) -> None:
+        window.pending.appendleft(task)
+        self._send_next(window, now)
+
+    def _kick(self, now: float) -> None:
+        for window in list(self._windows):
+            self._send_next(window, now)
+
+    def _send_next(self, window: _Window, now: float) -> None:
+        """Send the next waiting request of ``window`` if none is outstanding."""
+        if window.outstanding is not None or window.state == IkeSaState.CLOSED:
             return
-        assert self._sa is not None
+        if window not in self._windows:
+            return
+        if (
+            window is self._current
+            and self._close_reason is not None
+            and window.state == IkeSaState.ESTABLISHED
+        ):
+            self._start_delete(window, now)
+            return
+        while window.pending and window.outstanding is None:
+            task = window.pending.popleft()
+            payloads = task.build(window, now)
+            if payloads is None:
+                continue
+            self._send_encrypted(window, task, payloads, now)
+
+    def _send_encrypted(
+        self, window: _Window, task: _Task, payloads: list[Payload], now: float
+    ) -> None:
+        sa = window.sa
+        assert sa is not None
         wire = encrypt_message(
-            spi_i=self.spi_i,
-            spi_r=self._sa.spi_r,
-            exchange_type=exchange,
-            flags=HeaderFlag.INITIATOR,
-            message_id=self._next_message_id,
+            spi_i=sa.spi_i,
+            spi_r=sa.spi_r,
+            exchange_type=task.exchange,
+            flags=HeaderFlag.INITIATOR if sa.we_initiated else 0,
+            message_id=window.next_message_id,
             payloads=payloads,
-            cipher=self._sa.outbound,
+            cipher=sa.outbound,
             rng=self._rng,
         )
-        self._send_request(exchange, wire, handler, now)
+        self._send_request(window, task.exchange, wire, task.handler, now, task.kind)
 
-    def _send_pending(self, now: float) -> None:
-        if self.state == IkeSaState.CLOSED or self._outstanding is not None:
-            return
-        if self._pending:
-            exchange, payloads, handler = self._pending.popleft()
-            self._send_encrypted(exchange, payloads, handler, now)
-        elif self._close_reason is not None and self.state == IkeSaState.ESTABLISHED:
-            self._start_delete(now)
-
-    def _respond(self, exchange: int, message_id: int, payloads: list[Payload]) -> None:
-        assert self._sa is not None
+    def _respond(
+        self, window: _Window, exchange: int, message_id: int, payloads: list[Payload]
+    ) -> None:
+        sa = window.sa
+        assert sa is not None
+        flags = HeaderFlag.RESPONSE | (HeaderFlag.INITIATOR if sa.we_initiated else 0)
         wire = encrypt_message(
-            spi_i=self.spi_i,
-            spi_r=self._sa.spi_r,
+            spi_i=sa.spi_i,
+            spi_r=sa.spi_r,
             exchange_type=exchange,
-            flags=HeaderFlag.INITIATOR | HeaderFlag.RESPONSE,
+            flags=flags,
             message_id=message_id,
             payloads=payloads,
-            cipher=self._sa.outbound,
+            cipher=sa.outbound,
             rng=self._rng,
         )
-        self._cached_response = (message_id, wire)
+        window.cached_response = (message_id, wire)
         self._out.append((self._frame(wire), self._remote))
+
+
+def _ignore_response(
+    window: _Window, message: Message, inner: tuple[Payload, ...], data: bytes, now: float
+) -> None:
+    return None
 
 
 def _crypto_failure(exc: CryptoError) -> IkeError:
