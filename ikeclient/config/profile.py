@@ -24,6 +24,8 @@ from ikeclient.ike.v2.settings import Ikev2Settings, RetransmitPolicy
 from ikeclient.net.dns import DnsBackend
 
 from .proposals import parse_proposal
+from .staying import FLAT_KEYS as STAYING_KEYS
+from .staying import StayingConnected, parse_staying
 
 T = TypeVar("T")
 
@@ -53,6 +55,7 @@ _KEYS = {
     "path_mtu",
     "nat_keepalive",
     "replay_window",
+    *STAYING_KEYS,
 }
 _RETRANSMIT_KEYS = {"timeout", "base", "tries"}
 
@@ -83,6 +86,7 @@ class Profile:
     path_mtu: int = 1500
     nat_keepalive: float = 20.0
     replay_window: int = 1024
+    staying: StayingConnected = field(default_factory=StayingConnected)
 
 
 class _Reader:
@@ -251,6 +255,7 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         path_mtu=path_mtu,
         nat_keepalive=keepalive,
         replay_window=replay_window,
+        staying=parse_staying(table, where),
     )
 
 
@@ -308,4 +313,8 @@ def ikev2_settings(profile: Profile, psk: bytes) -> Ikev2Settings:
         retry_other_ke_group=profile.retry_other_ke_group,
         retransmit=profile.retransmit,
         child_name=profile.name,
+        lifetimes=profile.staying.lifetimes,
+        dpd_delay=profile.staying.dpd_delay,
+        dpd_timeout=profile.staying.dpd_timeout,
+        mobike=profile.staying.mobike,
     )

@@ -392,6 +392,11 @@ class EspEngine:
         c = self._inbound[spi_in].counters
         return SaStats(c.packets_in, c.bytes_in, c.packets_out, c.bytes_out, c.last_in, c.last_out)
 
+    @property
+    def has_events(self) -> bool:
+        """True when :meth:`next_event` has something (cheap: for the runtime's loop)."""
+        return bool(self._events)
+
     def next_event(self) -> EspEvent | None:
         """The oldest event not yet taken, or None."""
         return self._events.popleft() if self._events else None

@@ -59,7 +59,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -87,6 +87,7 @@ from ikeclient.ike.events import (
     IkeSaClosed,
     IkeSaEstablished,
     IkeSaRekeyed,
+    IPAddress,
 )
 from ikeclient.ike.v2.create_child_sa import (
     ChildSaMade,
@@ -134,7 +135,7 @@ from ikeclient.ike.v2.payloads import (
     pull_payload_chain,
 )
 from ikeclient.ike.v2.protection import decrypt_fragment, decrypt_message, encrypt_message
-from ikeclient.ike.v2.reauth import auth_lifetime, for_reauthentication
+from ikeclient.ike.v2.reauth import ask_for_addresses, auth_lifetime, for_reauthentication
 from ikeclient.ike.v2.rules import check_message_rules
 from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.ike.v2.state import (
@@ -288,8 +289,11 @@ class Ikev2Connection:
         local: Endpoint,
         remote: Endpoint,
         rng: RandomSource,
+        addresses: Sequence[IPAddress] = (),
     ) -> None:
+        """``addresses``: virtual IPs to ask for again (a reconnect keeps its address)."""
         self._settings = settings
+        self._wanted_addresses = tuple(addresses)
         self._rng = rng
         self._local = local
         self._remote = remote
@@ -916,6 +920,8 @@ class Ikev2Connection:
         if window.purpose == "reauth":
             addresses = self._config.addresses if self._config is not None else ()
             payloads = for_reauthentication(payloads, addresses)
+        elif self._wanted_addresses:
+            payloads = ask_for_addresses(payloads, self._wanted_addresses)
         if self._settings.mobike:
             payloads.append(mobike_supported())
         window.pending.appendleft(

@@ -39,11 +39,20 @@ def for_reauthentication(
     payloads: Sequence[Payload], addresses: Sequence[IPAddress]
 ) -> list[Payload]:
     """An IKE_AUTH request turned into a reauthentication's: no INITIAL_CONTACT, same VIP."""
+    kept = [
+        p
+        for p in payloads
+        if not (isinstance(p, NotifyPayload) and p.notify_type == NotifyType.INITIAL_CONTACT)
+    ]
+    return ask_for_addresses(kept, addresses)
+
+
+def ask_for_addresses(payloads: Sequence[Payload], addresses: Sequence[IPAddress]) -> list[Payload]:
+    """Ask for these virtual IPs in CP(CFG_REQUEST) (RFC 7296 §3.15.3): after a reconnect the
+    gateway usually hands the same one out again, and applications keep their address."""
     out: list[Payload] = []
     for p in payloads:
-        if isinstance(p, NotifyPayload) and p.notify_type == NotifyType.INITIAL_CONTACT:
-            continue
-        if isinstance(p, CpPayload) and p.cfg_type == CfgType.CFG_REQUEST:
+        if addresses and isinstance(p, CpPayload) and p.cfg_type == CfgType.CFG_REQUEST:
             out.append(_ask_same_addresses(p, addresses))
         else:
             out.append(p)
