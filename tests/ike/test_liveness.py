@@ -193,13 +193,15 @@ def test_new_address_updates_the_sa_in_place() -> None:
 def test_update_while_a_request_is_in_flight_resends_it_from_the_new_address() -> None:
     net, _ = establish(mobike=True, dpd_delay=10.0)
     conn = net.conn
-    net.drop_next(INFO_REQUEST)  # the liveness check leaves from the dead path
-    net.run_timers(until=10.0)
+    net.run_timers(until=2.0)  # the NAT baseline check (t=1)
+    net.drop_next(INFO_REQUEST)  # the next liveness check leaves from the dead path
+    net.run_timers(until=11.0)
     net.initiator = "192.0.2.30"
-    conn.update_local_endpoint(Endpoint("192.0.2.30", 4500), 10.5)
-    net.pump(10.5)
-    checks = sent(net, INFO_REQUEST)
+    conn.update_local_endpoint(Endpoint("192.0.2.30", 4500), 11.5)
+    net.pump(11.5)
+    checks = sent(net, INFO_REQUEST)[1:]
     assert checks[0].data == checks[1].data and checks[1].src.host == "192.0.2.30"
+    assert checks[0].src.host == "192.0.2.10"
     assert only(drain(conn), IkeSaAddressesUpdated)
     assert net.gw.address_updates == [Endpoint("192.0.2.30", 4500)]
 
@@ -207,11 +209,12 @@ def test_update_while_a_request_is_in_flight_resends_it_from_the_new_address() -
 def test_nat_mapping_change_found_by_a_liveness_check() -> None:
     net, _ = establish(mobike=True, nat="198.51.100.77", dpd_delay=10.0)
     conn, gw = net.conn, net.gw
-    net.run_timers(until=10.0)  # the first check learns how the NAT maps us
-    assert gw.address_updates == []
+    # A second after the IKE SA is up, one check learns how the NAT maps us (the baseline).
+    conn.inbound_activity(0.5)
+    net.run_timers(until=1.0)
+    assert conn.rekeys.liveness_checks == 1 and gw.address_updates == []
     net.nat_port_base = 40000  # the NAT forgot us and picked another port
-    conn.inbound_activity(10.0)
-    net.run_timers(until=20.0)
+    net.run_timers(until=20.0)  # traffic from the gateway stops: the check at t=10.5 tells
     # RFC 4555 §3.8: the gateway's NAT_DETECTION_DESTINATION_IP changed: update the SA.
     assert gw.address_updates == [Endpoint("198.51.100.77", 44500)]
     assert only(drain(conn), IkeSaAddressesUpdated)

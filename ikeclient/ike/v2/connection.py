@@ -153,6 +153,9 @@ PEER_LOST_GRACE = 1.0
 """After an unprotected INVALID_IKE_SPI answer, how long a genuine answer may still come."""
 PEER_DELETE_WAIT = 30.0
 """How long a replaced SA waits for the gateway's Delete before we send ours."""
+NAT_BASELINE_DELAY = 1.0
+"""With MOBIKE over NAT-T: how soon after an IKE SA is up a NAT-detecting check learns the
+mapping the NAT gave us, so a later change can be seen (RFC 4555 §3.8)."""
 LIVENESS_MIN_INTERVAL = 2.0
 """Liveness hints (ESP to an unknown SPI, a resume) start at most one check per this."""
 
@@ -311,6 +314,7 @@ class Ikev2Connection:
         self._mobike = False
         self._fake_natd: bytes | None = None
         self._nat_mapping: bytes | None = None
+        self._nat_baseline_at: float | None = None
         self._config: ConfigReceived | None = None
         self._last_inbound = 0.0
         self._last_liveness: float | None = None
@@ -503,6 +507,8 @@ class Ikev2Connection:
             dpd = self._dpd_deadline()
             if dpd is not None:
                 deadlines.append(dpd)
+            if self._nat_baseline_at is not None:
+                deadlines.append(self._nat_baseline_at)
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
@@ -970,6 +976,7 @@ class Ikev2Connection:
             return
         self._mobike = mobike
         self._set_ike_lifetimes(window, now, lifetime)
+        self._want_nat_baseline(now)
         if done.config is not None:
             self._config = done.config
             self._events.append(done.config)
@@ -1055,7 +1062,9 @@ class Ikev2Connection:
                 child.rekey_at = None
                 self._start_child_rekey(child, now)
         dpd = self._dpd_deadline()
-        if dpd is not None and now >= dpd:
+        baseline = self._nat_baseline_at
+        if (dpd is not None and now >= dpd) or (baseline is not None and now >= baseline):
+            self._nat_baseline_at = None
             self._start_liveness(now)
 
     # -- child SAs -----------------------------------------------------------------------------
@@ -1424,6 +1433,7 @@ class Ikev2Connection:
         if old.state == IkeSaState.ESTABLISHED:
             old.machine.move_to(IkeSaState.REKEYED)
         self._current = new
+        self._want_nat_baseline(now)  # NAT-D hashes cover the SPIs: learn them anew
         self.log.extra = {"spi": sa.spi_i.hex()}
         self._events.append(
             IkeSaRekeyed(
@@ -1550,6 +1560,10 @@ class Ikev2Connection:
 
     def _with_natd(self) -> bool:
         return self._mobike and self._natt
+
+    def _want_nat_baseline(self, now: float) -> None:
+        self._nat_mapping = None
+        self._nat_baseline_at = now + NAT_BASELINE_DELAY if self._with_natd() else None
 
     def _build_liveness(self, window: _Window, now: float) -> list[Payload] | None:
         sa = window.sa
