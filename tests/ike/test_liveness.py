@@ -273,3 +273,24 @@ def test_failed_reauthentication_keeps_the_old_sa_and_retries() -> None:
     assert retry is not None and 612.0 <= retry <= 622.0
     net.run_timers(until=625.0)
     assert only(drain(conn), IkeSaEstablished)
+
+
+def test_invalid_spi_from_the_gateway_makes_a_new_child_sa() -> None:
+    net, events = establish()
+    conn, gw = net.conn, net.gw
+    (child,) = only(events, ChildSaEstablished)
+    assert gw.child is not None
+    gw.child.deleted = True  # the gateway lost the child SA; our ESP reaches it on a dead SPI
+    # <-- HDR, SK {N(INVALID_SPI, our outbound SPI)}      (RFC 7296 §3.10.1)
+    # HDR, SK {} -->
+    # HDR, SK {SA, Ni, TSi, TSr} -->   <-- HDR, SK {SA, Nr, TSi, TSr}   (a new child SA)
+    spi = child.spi_out.to_bytes(4, "big")
+    net.from_gateway(
+        gw.request([NotifyPayload(0, b"", NotifyType.INVALID_SPI, spi)], framed=True), 9.0
+    )
+    events = drain(conn)
+    assert only(events, ChildSaDeleted)[0].spi_in == child.spi_in
+    (fresh,) = only(events, ChildSaEstablished)
+    assert fresh.rekeyed_spi_in is None and fresh.spi_in != child.spi_in
+    assert [c.spi_in for c in gw.live_children()] == [fresh.spi_out]
+    assert conn.state == IkeSaState.ESTABLISHED
