@@ -9,7 +9,7 @@ peer, as a plain int so this module depends on nothing else in the package.
     ├── NetError ── TunError, RouteError, DnsError
     ├── CryptoError ── IntegrityError, InvalidPublicValue, UnsupportedAlgorithm
     └── IkeError
-        ├── GatewayUnreachable
+        ├── GatewayUnreachable ── PeerLost
         ├── ConnectionClosed
         └── ProtocolError(notify)
             ├── LocalProtocolError          misuse of our own API
@@ -97,6 +97,20 @@ class IkeError(IkeClientError):
 
 class GatewayUnreachable(IkeError):
     """No valid answer arrived from the gateway before the retransmission schedule ran out."""
+
+
+class PeerLost(GatewayUnreachable):
+    """An established IKE SA stopped working (RFC 7296 §2.4, §2.21.4).
+
+    The gateway no longer answers (dead peer detection), or it answered
+    INVALID_IKE_SPI (it restarted and forgot the SA: ``restarted`` is True), or
+    the SA outlived its hard lifetime. The runtime reconnects when the
+    profile lets it.
+    """
+
+    def __init__(self, message: str, *, restarted: bool = False) -> None:
+        super().__init__(message)
+        self.restarted = restarted
 
 
 class ConnectionClosed(IkeError):

@@ -24,6 +24,19 @@ What it does::
     HDR, SK {AUTH} --> <-- HDR, SK {AUTH, CP(CFG_REPLY), SAr2, TSi, TSr}
     HDR, SK {[D]} -->  <-- HDR, SK {[D]}                      (INFORMATIONAL)
                     <-- HDR, SK {}  /  SK {D(ESP)}  /  SK {D(IKE)}   (originated by us)
+    HDR, SK {N(UPDATE_SA_ADDRESSES), N(NAT_D*), N(COOKIE2)} -->   (MOBIKE, RFC 4555 §3.5)
+                    <-- HDR, SK {N(NAT_D*), N(COOKIE2)}
+    HDR, SK {N(REKEY_SA), SA, Ni, [KEi,] TSi, TSr} -->         (child rekey, §1.3.3)
+                    <-- HDR, SK {SA, Nr, [KEr,] TSi, TSr}  |  SK {N(TEMPORARY_FAILURE) ...}
+    HDR, SK {SA(IKE), Ni, KEi} -->                             (IKE rekey, §1.3.2, §2.18)
+                    <-- HDR, SK {SA, Nr, KEr}
+                    <-- HDR, SK {N(REKEY_SA), SA, Ni, [KEi,] TSi, TSr}   (``start_child_rekey``)
+                    <-- HDR, SK {SA(IKE), Ni, KEi}                      (``start_ike_rekey``)
+    (after ``restart()``)  HDR, SK {...} -->  <-- HDR, N(INVALID_IKE_SPI)  (§2.21.4)
+
+Its own rekeys end as the RFC says: it deletes the old SA, and after a collision
+(both ends rekeying at once, §2.8.1) whichever new SA has the lowest nonce in an
+exchange it started.
 
 Certificates, signatures and the EAP server live in ``tests.responder_auth``.
 Requests that arrive as RFC 7383 fragments are reassembled, and responses can
@@ -40,7 +53,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +63,7 @@ from ikeclient.crypto.integ import get_integ
 from ikeclient.crypto.keyexchange import create_key_exchange
 from ikeclient.crypto.prf import Prf, get_prf, prf_plus
 from ikeclient.crypto.random import DeterministicRandomSource
-from ikeclient.crypto.transforms import TransformType
+from ikeclient.crypto.transforms import TransformAttributeType, TransformType
 from ikeclient.errors import CryptoError, InvalidSyntax, UnsupportedCriticalPayload
 from ikeclient.ike.events import Endpoint
 from ikeclient.ike.identity import Identity
@@ -71,6 +85,7 @@ from ikeclient.ike.v2.message import (
     Message,
     encode_message,
     find_all,
+    find_notify,
     find_payload,
     pull_message,
     push_header,
@@ -95,6 +110,7 @@ from ikeclient.ike.v2.payloads import (
     SkPayload,
     TrafficSelector,
     Transform,
+    TransformAttribute,
     TsiPayload,
     TsrPayload,
     pull_payload_chain,
@@ -233,10 +249,12 @@ def select_proposal(
     protocol: int,
     *,
     prefer_ke: int | None = None,
+    pfs: bool = False,
 ) -> Proposal | None:
     """RFC 7296 §2.7: the first offered proposal we support, one transform of each type.
 
-    ``prefer_ke`` is the group of KEi: chosen when the proposal offers it.
+    ``prefer_ke`` is the group of KEi: chosen when the proposal offers it. For ESP,
+    key exchange groups count only with ``pfs`` (CREATE_CHILD_SA; IKE_AUTH has none).
     The returned proposal has an empty SPI; the caller fills in its own.
     """
     for prop in offered:
@@ -246,14 +264,18 @@ def select_proposal(
         for t in prop.transforms:
             by_type.setdefault(t.type, []).append(t)
         for spec in allowed:
-            chosen = _match(by_type, spec, protocol, prefer_ke)
+            chosen = _match(by_type, spec, protocol, prefer_ke, pfs)
             if chosen is not None:
                 return Proposal(prop.number, protocol, b"", chosen)
     return None
 
 
 def _match(
-    by_type: dict[int, list[Transform]], spec: ProposalSpec, protocol: int, prefer_ke: int | None
+    by_type: dict[int, list[Transform]],
+    spec: ProposalSpec,
+    protocol: int,
+    prefer_ke: int | None,
+    pfs: bool = False,
 ) -> tuple[Transform, ...] | None:
     out: list[Transform] = []
     encr = next(
@@ -272,9 +294,9 @@ def _match(
         wanted.append((TransformType.PRF, spec.prf))
     if spec.integ:
         wanted.append((TransformType.INTEG, spec.integ))
-    if protocol == ProtocolId.IKE:
+    if protocol == ProtocolId.IKE or (pfs and spec.ke):
         wanted.append((TransformType.KE, spec.ke))
-    else:
+    if protocol != ProtocolId.IKE:
         wanted.append((TransformType.ESN, spec.esn or (0,)))
     for ttype, ids in wanted:
         offered_ids = [t.id for t in by_type.get(ttype, [])]
@@ -294,17 +316,26 @@ def _match(
 
 @dataclass(slots=True)
 class ChildView:
-    """The responder's view of the child SA: its SPIs and keys (RFC 7296 §2.17)."""
+    """The responder's view of one child SA: its SPIs and keys (RFC 7296 §2.17).
 
-    spi_in: int  # ours (in SAr2): the initiator sends to it
-    spi_out: int  # the initiator's (in SAi2)
+    ``tsi`` is always the initiator's (client's) side and ``tsr`` ours, whoever
+    started the exchange that made the SA.
+    """
+
+    spi_in: int  # ours: the initiator sends to it
+    spi_out: int  # the initiator's
     proposal: Proposal
-    encr_in: bytes = field(repr=False)  # KEYMAT encr_i: initiator -> responder
+    encr_in: bytes = field(repr=False)  # initiator -> responder (client -> us)
     integ_in: bytes = field(repr=False)
-    encr_out: bytes = field(repr=False)  # KEYMAT encr_r: responder -> initiator
+    encr_out: bytes = field(repr=False)  # responder -> initiator (us -> client)
     integ_out: bytes = field(repr=False)
     tsi: tuple[TrafficSelector, ...]
     tsr: tuple[TrafficSelector, ...]
+    nonce_i: bytes = field(default=b"", repr=False)  # the exchange that made it
+    nonce_r: bytes = field(default=b"", repr=False)
+    pfs: bool = False
+    deleted: bool = False
+    rekeyed_by: int | None = None  # spi_in of the SA that replaced it
 
 
 @dataclass(slots=True)
@@ -318,6 +349,9 @@ class Received:
     src: Endpoint
     dst_port: int
     framed: bool
+
+
+Handler = Callable[["_Sa", tuple[Payload, ...]], list[bytes]]
 
 
 @dataclass(slots=True)
@@ -342,6 +376,86 @@ class _Sa:
     eap: EapServer | None = None
     eap_request: tuple[Payload, ...] = ()  # the first IKE_AUTH request, answered at the end
     peer_id: tuple[int, bytes] | None = None
+    we_initiated: bool = False  # we started the exchange that made it (an IKE rekey of ours)
+    framed: bool = True
+    mobike: bool = False
+    peer: Endpoint | None = None
+    outstanding: tuple[int, Handler, bytes] | None = None  # our tracked request in flight
+    outbox: deque[tuple[int, list[Payload], Handler]] = field(default_factory=deque)
+    ike_rekey: dict[str, Any] | None = None  # our IKE rekey in flight
+    collision: tuple[_Sa, bytes, bytes] | None = None  # the initiator's IKE rekey, crossing ours
+
+    @property
+    def flags(self) -> int:
+        """The I flag of our messages on this SA (RFC 7296 §3.1)."""
+        return HeaderFlag.INITIATOR if self.we_initiated else 0
+
+
+def derive_rekeyed_keys(
+    old_prf: Prf,
+    old_sk_d: bytes,
+    new_prf: Prf,
+    shared: bytes,
+    ni: bytes,
+    nr: bytes,
+    spi_i: bytes,
+    spi_r: bytes,
+    encr_size: int,
+    integ_size: int,
+) -> IkeKeys:
+    """RFC 7296 §2.18: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with the old SA's
+    PRF; then {SK_d | ...} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr) with the new SA's."""
+    skeyseed = old_prf.compute(old_sk_d, shared + ni + nr)
+    sizes = [
+        new_prf.key_size, integ_size, integ_size, encr_size, encr_size,
+        new_prf.key_size, new_prf.key_size,
+    ]  # fmt: skip
+    stream = prf_plus(new_prf, skeyseed, ni + nr + spi_i + spi_r, sum(sizes))
+    parts: list[bytes] = []
+    offset = 0
+    for size in sizes:
+        parts.append(stream[offset : offset + size])
+        offset += size
+    return IkeKeys(*parts)
+
+
+def _sizes(proposal: Proposal) -> tuple[int, int | None, int, int]:
+    """(encr id, key length, encr key size, integ key size) of a chosen proposal."""
+    encr_t = next(t for t in proposal.transforms if t.type == TransformType.ENCR)
+    integ_id = next((t.id for t in proposal.transforms if t.type == TransformType.INTEG), None)
+    e = get_encr(encr_t.id).key_size(encr_t.key_length)
+    i = get_integ(integ_id).key_size if integ_id is not None else 0
+    return encr_t.id, encr_t.key_length, e, i
+
+
+def _integ_id(proposal: Proposal) -> int | None:
+    return next((t.id for t in proposal.transforms if t.type == TransformType.INTEG), None)
+
+
+def _ke_id(proposal: Proposal) -> int | None:
+    return next((t.id for t in proposal.transforms if t.type == TransformType.KE), None)
+
+
+def _offer(specs: Sequence[ProposalSpec], protocol: int, spi: bytes, ke: int | None) -> SaPayload:
+    """Our own offer when we start an exchange (RFC 7296 §3.3)."""
+    proposals = []
+    for number, spec in enumerate(specs, start=1):
+        ts: list[Transform] = []
+        for e in spec.encr:
+            attrs = (
+                (TransformAttribute(TransformAttributeType.KEY_LENGTH, e.key_bits),)
+                if e.key_bits is not None
+                else ()
+            )
+            ts.append(Transform(TransformType.ENCR, e.id, attrs))
+        ts += [Transform(TransformType.PRF, x, ()) for x in spec.prf]
+        ts += [Transform(TransformType.INTEG, x, ()) for x in spec.integ]
+        if ke is not None:
+            ts.append(Transform(TransformType.KE, ke, ()))
+        if protocol == ProtocolId.ESP:
+            ts += [Transform(TransformType.ESN, x, ()) for x in (spec.esn or (0,))]
+        proposals.append(Proposal(number, protocol, spi, tuple(ts)))
+    return SaPayload(tuple(proposals))
 
 
 class ResponderDouble:
@@ -381,6 +495,9 @@ class ResponderDouble:
         eap_only: bool = False,
         omit_auth_before_eap: bool = False,
         fragment_size: int | None = None,
+        mobike: bool = True,
+        auth_lifetime: int | None = None,
+        answer_invalid_ike_spi: bool = True,
     ) -> None:
         self.psk = psk
         self.identity = identity or Identity(2, b"vpn.example.net")  # ID_FQDN
@@ -421,6 +538,11 @@ class ResponderDouble:
         self.fragments_sent = 0
         self.eap_server: EapServer | None = None
         self.eap_only_requested = False
+        self.mobike = mobike
+        self.auth_lifetime = auth_lifetime
+        self.answer_invalid_ike_spi = answer_invalid_ike_spi
+        self.refuse_child_rekeys: list[int] = []  # notify types for the next child rekeys
+        self.refuse_ike_rekeys: list[int] = []
         self._cookie_secret = self.rng.random_bytes(16)
         self._init_cache: dict[bytes, bytes] = {}  # IKE_SA_INIT request -> response
         self.sas: dict[tuple[bytes, bytes], _Sa] = {}
@@ -429,26 +551,64 @@ class ResponderDouble:
         self.cookie_sent = False
         self.cookie_ok: bool | None = None
         self.initiator_behind_nat: bool | None = None
-        self.child: ChildView | None = None
+        self.children: dict[int, ChildView] = {}  # by our inbound SPI, oldest first
         self.peer_identity: Identity | None = None
         self.auth_verified: bool | None = None
+        self.initial_contacts = 0
+        self.requested_addresses: list[bytes] = []
+        self.address_updates: list[Endpoint] = []
+        self.invalid_ike_spi_sent = 0
+        self.child_rekeys_done = 0  # by us (completed)
+        self.child_rekeys_answered = 0
+        self.ike_rekeys_done = 0
+        self.ike_rekeys_answered = 0
+        self._child_rekeys: dict[int, dict[str, Any]] = {}  # ours in flight, by old spi_in
+        self._child_collisions: dict[int, ChildView] = {}  # the initiator's, crossing ours
 
     # -- what tests read ---------------------------------------------------------------
 
     @property
     def sa(self) -> _Sa:
-        """The (single) IKE SA that completed IKE_SA_INIT."""
-        if len(self.sas) != 1:
-            raise LookupError(f"{len(self.sas)} IKE SAs")
-        return next(iter(self.sas.values()))
+        """The single IKE SA, or the single live one once rekeys made more."""
+        if len(self.sas) == 1:
+            return next(iter(self.sas.values()))
+        live = [s for s in self.sas.values() if not s.deleted]
+        if len(live) != 1:
+            raise LookupError(f"{len(live)} live IKE SAs")
+        return live[0]
+
+    @property
+    def current(self) -> _Sa:
+        """The newest live IKE SA: where we send our own requests."""
+        live = [s for s in self.sas.values() if not s.deleted and s.authenticated]
+        if not live:
+            raise LookupError("no live IKE SA")
+        return live[-1]
+
+    @property
+    def child(self) -> ChildView | None:
+        """The newest child SA not deleted (the one carrying traffic)."""
+        live = self.live_children()
+        return live[-1] if live else None
+
+    def live_children(self) -> list[ChildView]:
+        return [c for c in self.children.values() if not c.deleted]
 
     def requests(self, exchange: int) -> list[Received]:
         return [r for r in self.received if r.exchange == exchange and not r.response]
 
+    def restart(self) -> None:
+        """Forget every SA, as a gateway whose daemon restarted (RFC 7296 §2.21.4)."""
+        self.sas.clear()
+        self.children.clear()
+        self._child_rekeys.clear()
+        self._child_collisions.clear()
+        self._init_cache.clear()
+
     # -- receiving -------------------------------------------------------------------------
 
     def receive(self, data: bytes, src: Endpoint, dst_port: int) -> list[tuple[bytes, Endpoint]]:
-        """One datagram from ``src`` to our port ``dst_port``; returns what we answer."""
+        """One datagram from ``src`` to our port ``dst_port``; returns what we send in answer."""
         framed = False
         if dst_port == 4500:
             if data[:4] != NON_ESP_MARKER:
@@ -589,11 +749,9 @@ class ResponderDouble:
         )
 
         prf_id = next(t.id for t in chosen.transforms if t.type == TransformType.PRF)
-        encr_t = next(t for t in chosen.transforms if t.type == TransformType.ENCR)
-        integ_id = next((t.id for t in chosen.transforms if t.type == TransformType.INTEG), None)
+        encr_id, key_len, encr_size, integ_size = _sizes(chosen)
+        integ_id = _integ_id(chosen)
         prf = get_prf(prf_id)
-        encr_size = get_encr(encr_t.id).key_size(encr_t.key_length)
-        integ_size = get_integ(integ_id).key_size if integ_id is not None else 0
         keys = derive_keys(
             prf, nonce.data, nonce_r, shared, header.spi_i, spi_r, encr_size, integ_size
         )
@@ -608,12 +766,9 @@ class ResponderDouble:
             init_response=response,
             keys=keys,
             # Our inbound protects initiator -> responder: SK_ei/SK_ai; outbound SK_er/SK_ar.
-            inbound=make_sk_cipher(
-                encr_t.id, encr_t.key_length, keys.sk_ei, integ_id, keys.sk_ai or None
-            ),
-            outbound=make_sk_cipher(
-                encr_t.id, encr_t.key_length, keys.sk_er, integ_id, keys.sk_ar or None
-            ),
+            inbound=make_sk_cipher(encr_id, key_len, keys.sk_ei, integ_id, keys.sk_ai or None),
+            outbound=make_sk_cipher(encr_id, key_len, keys.sk_er, integ_id, keys.sk_ar or None),
+            peer=src,
         )
         self._init_cache[data] = response
         return response
@@ -627,6 +782,19 @@ class ResponderDouble:
         sa = self.sas.get((header.spi_i, header.spi_r))
         if sa is None or sa.deleted:
             self.ignored += 1
+            if sa is None and not header.is_response and self.answer_invalid_ike_spi:
+                # RFC 7296 §1.5, §2.21.4: unprotected, SPIs, Message ID and exchange copied.
+                self.invalid_ike_spi_sent += 1
+                return [
+                    encode_message(
+                        header.spi_i,
+                        header.spi_r,
+                        header.exchange_type,
+                        HeaderFlag.RESPONSE,
+                        header.message_id,
+                        [NotifyPayload(0, b"", NotifyType.INVALID_IKE_SPI, b"")],
+                    )
+                ]
             return []
         try:
             if message.payloads and isinstance(message.payloads[-1], SkfPayload):
@@ -640,6 +808,7 @@ class ResponderDouble:
         except (InvalidSyntax, UnsupportedCriticalPayload, CryptoError):
             self.ignored += 1
             return []
+        sa.framed = framed
         if header.is_response:
             # The answer to a request we originated.
             self.received.append(
@@ -647,7 +816,12 @@ class ResponderDouble:
                     header.exchange_type, header.message_id, True, inner, src, dst_port, framed
                 )
             )
-            return []
+            out = sa.outstanding
+            if out is None or out[0] != header.message_id:
+                return []
+            sa.outstanding = None
+            followups = out[1](sa, inner)
+            return followups + self._flush(sa)
         if sa.cached is not None and header.message_id == sa.cached[0]:
             return list(sa.cached[1])  # §2.1: a retransmitted request gets the same response
         if header.message_id != sa.next_request_id:
@@ -657,15 +831,18 @@ class ResponderDouble:
             Received(header.exchange_type, header.message_id, False, inner, src, dst_port, framed)
         )
         sa.next_request_id += 1
+        after: list[bytes] = []
         if header.exchange_type == ExchangeType.IKE_AUTH:
             payloads = self._ike_auth(sa, inner, src)
         elif header.exchange_type == ExchangeType.INFORMATIONAL:
-            payloads = self._informational(sa, inner)
+            payloads = self._informational(sa, inner, src, dst_port)
+        elif header.exchange_type == ExchangeType.CREATE_CHILD_SA:
+            payloads, after = self._create_child_sa(sa, inner)
         else:
             payloads = [NotifyPayload(0, b"", NotifyType.NO_ADDITIONAL_SAS, b"")]
         wires = self._seal_response(sa, header.exchange_type, header.message_id, payloads)
         sa.cached = (header.message_id, tuple(wires))
-        return wires
+        return [*wires, *after]
 
     def _fragment(self, sa: _Sa, message: Message, data: bytes) -> tuple[Payload, ...] | None:
         """RFC 7383 §2.6: verify one SKF fragment; the whole inner chain once all are here."""
@@ -688,7 +865,7 @@ class ResponderDouble:
             spi_i=sa.spi_i,
             spi_r=sa.spi_r,
             exchange=exchange,
-            flags=HeaderFlag.RESPONSE,
+            flags=HeaderFlag.RESPONSE | sa.flags,
             message_id=message_id,
             payloads=payloads,
             cipher=sa.outbound,
@@ -711,7 +888,7 @@ class ResponderDouble:
                 2,
                 0,
                 exchange,
-                HeaderFlag.RESPONSE,
+                HeaderFlag.RESPONSE | sa.flags,
                 message_id,
                 HEADER_SIZE + skf_len,
             )
@@ -797,6 +974,14 @@ class ResponderDouble:
             sa.deleted = True  # §2.21.2: the IKE SA is not created
             return fail(NotifyType.AUTHENTICATION_FAILED)
         sa.authenticated = True
+        if find_notify(inner, NotifyType.INITIAL_CONTACT) is not None:
+            # §2.4: the initiator has no other SAs with us: forget any we still hold.
+            self.initial_contacts += 1
+            for other in self.sas.values():
+                if other is not sa:
+                    other.deleted = True
+            for c in self.children.values():
+                c.deleted = True
         out = [IdrPayload(ident.id_type, ident.data), *self._gateway_auth(sa)]
         return out + self._config_and_child(sa, inner, src)
 
@@ -882,6 +1067,9 @@ class ResponderDouble:
         out: list[Payload] = []
         cp = find_payload(inner, CpPayload)
         if cp is not None and cp.cfg_type == CfgType.CFG_REQUEST:
+            for a in cp.attributes:
+                if a.type == ConfigAttributeType.INTERNAL_IP4_ADDRESS and a.value:
+                    self.requested_addresses.append(a.value)
             attrs = [
                 ConfigAttribute(ConfigAttributeType.INTERNAL_IP4_ADDRESS, self.virtual_ip.packed)
             ]
@@ -892,6 +1080,15 @@ class ResponderDouble:
                 ConfigAttribute(ConfigAttributeType.INTERNAL_DNS_DOMAIN, self.domain.encode())
             )
             out.append(CpPayload(CfgType.CFG_REPLY, tuple(attrs)))
+        if self.mobike and find_notify(inner, NotifyType.MOBIKE_SUPPORTED) is not None:
+            sa.mobike = True  # RFC 4555 §3.1
+            out.append(NotifyPayload(0, b"", NotifyType.MOBIKE_SUPPORTED, b""))
+        if self.auth_lifetime is not None:
+            out.append(
+                NotifyPayload(
+                    0, b"", NotifyType.AUTH_LIFETIME, self.auth_lifetime.to_bytes(4, "big")
+                )
+            )
         out += self._child(sa, inner, src, cp is not None)
         return out
 
@@ -917,46 +1114,285 @@ class ResponderDouble:
         if self.ts_unacceptable or not tsi_n or not tsr_n:
             return [NotifyPayload(0, b"", NotifyType.TS_UNACCEPTABLE, b"")]
         offered_spi = next(p.spi for p in sa_i.proposals if p.number == chosen.number)
-        spi_in = self.rng.random_bytes(4)
-        if int.from_bytes(spi_in, "big") <= 255:
-            spi_in = b"\x40" + spi_in[1:]
+        spi_in = self._new_spi()
         chosen = Proposal(chosen.number, chosen.protocol, spi_in, chosen.transforms)
-        encr_t = next(t for t in chosen.transforms if t.type == TransformType.ENCR)
-        integ_id = next((t.id for t in chosen.transforms if t.type == TransformType.INTEG), None)
-        e = get_encr(encr_t.id).key_size(encr_t.key_length)
-        i = get_integ(integ_id).key_size if integ_id is not None else 0
-        # §2.17: KEYMAT = prf+(SK_d, Ni | Nr); initiator->responder keys first, encr before integ.
-        keymat = prf_plus(sa.prf, sa.keys.sk_d, sa.nonce_i + sa.nonce_r, 2 * (e + i))
-        self.child = ChildView(
-            spi_in=int.from_bytes(spi_in, "big"),
-            spi_out=int.from_bytes(offered_spi, "big"),
-            proposal=chosen,
-            encr_in=keymat[:e],
-            integ_in=keymat[e : e + i],
-            encr_out=keymat[e + i : 2 * e + i],
-            integ_out=keymat[2 * e + i :],
-            tsi=tsi_n,
-            tsr=tsr_n,
+        self._make_child(
+            sa,
+            chosen,
+            spi_in,
+            offered_spi,
+            sa.nonce_i,
+            sa.nonce_r,
+            None,
+            tsi_n,
+            tsr_n,
+            we_initiated=False,
         )
         return [SaPayload((chosen,)), TsiPayload(tsi_n), TsrPayload(tsr_n)]
 
-    # -- INFORMATIONAL (RFC 7296 §1.4) -----------------------------------------------------
+    def _new_spi(self) -> bytes:
+        spi_in = self.rng.random_bytes(4)
+        if int.from_bytes(spi_in, "big") <= 255:
+            spi_in = b"\x40" + spi_in[1:]
+        return spi_in
 
-    def _informational(self, sa: _Sa, inner: tuple[Payload, ...]) -> list[Payload]:
+    def _make_child(
+        self,
+        sa: _Sa,
+        chosen: Proposal,
+        spi_in: bytes,
+        spi_out: bytes,
+        nonce_i: bytes,
+        nonce_r: bytes,
+        shared: bytes | None,
+        tsi: tuple[TrafficSelector, ...],
+        tsr: tuple[TrafficSelector, ...],
+        *,
+        we_initiated: bool,
+    ) -> ChildView:
+        _, _, e, i = _sizes(chosen)
+        # §2.17: KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr); the exchange initiator's
+        # outbound keys first, encryption before integrity.
+        keymat = prf_plus(sa.prf, sa.keys.sk_d, (shared or b"") + nonce_i + nonce_r, 2 * (e + i))
+        first = (keymat[:e], keymat[e : e + i])
+        second = (keymat[e + i : 2 * e + i], keymat[2 * e + i :])
+        # encr_in is always client -> us.
+        (encr_in, integ_in), (encr_out, integ_out) = (
+            (second, first) if we_initiated else (first, second)
+        )
+        child = ChildView(
+            spi_in=int.from_bytes(spi_in, "big"),
+            spi_out=int.from_bytes(spi_out, "big"),
+            proposal=chosen,
+            encr_in=encr_in,
+            integ_in=integ_in,
+            encr_out=encr_out,
+            integ_out=integ_out,
+            tsi=tsi,
+            tsr=tsr,
+            nonce_i=nonce_i,
+            nonce_r=nonce_r,
+            pfs=shared is not None,
+        )
+        self.children[child.spi_in] = child
+        return child
+
+    # -- CREATE_CHILD_SA (RFC 7296 §1.3) -----------------------------------------------------
+
+    def _create_child_sa(
+        self, sa: _Sa, inner: tuple[Payload, ...]
+    ) -> tuple[list[Payload], list[bytes]]:
+        def refuse(kind: int, data: bytes = b"") -> tuple[list[Payload], list[bytes]]:
+            return [NotifyPayload(0, b"", kind, data)], []
+
+        sa_i = find_payload(inner, SaPayload)
+        nonce = find_payload(inner, NoncePayload)
+        ke_i = find_payload(inner, KePayload)
+        if sa_i is None or nonce is None:
+            return refuse(NotifyType.INVALID_SYNTAX)
+        if any(p.protocol == ProtocolId.IKE for p in sa_i.proposals):
+            return self._answer_ike_rekey(sa, sa_i, nonce, ke_i)
+        rekey = find_notify(inner, NotifyType.REKEY_SA)
+        old: ChildView | None = None
+        if rekey is not None:
+            old = self.children.get(
+                next(
+                    (
+                        c.spi_in
+                        for c in self.children.values()
+                        if c.spi_out.to_bytes(4, "big") == rekey.spi
+                    ),
+                    -1,
+                )
+            )
+            if old is None or old.deleted:
+                return [NotifyPayload(ProtocolId.ESP, rekey.spi, NotifyType.CHILD_SA_NOT_FOUND,
+                                      b"")], []  # fmt: skip
+            if old.rekeyed_by is not None:
+                return refuse(NotifyType.TEMPORARY_FAILURE)  # §2.25: it is on its way out
+            if self.refuse_child_rekeys:
+                return refuse(self.refuse_child_rekeys.pop(0))
+        if sa.ike_rekey is not None:
+            return refuse(NotifyType.TEMPORARY_FAILURE)  # §2.25.2
+        tsi = find_payload(inner, TsiPayload)
+        tsr = find_payload(inner, TsrPayload)
+        if tsi is None or tsr is None:
+            return refuse(NotifyType.INVALID_SYNTAX)
+        pfs = ke_i is not None
+        chosen = select_proposal(
+            sa_i.proposals,
+            self.esp_proposals,
+            ProtocolId.ESP,
+            prefer_ke=ke_i.group if ke_i else None,
+            pfs=True,
+        )
+        if chosen is None:
+            return refuse(NotifyType.NO_PROPOSAL_CHOSEN)
+        group = _ke_id(chosen)
+        if group is not None and (ke_i is None or ke_i.group != group):
+            return refuse(NotifyType.INVALID_KE_PAYLOAD, group.to_bytes(2, "big"))
+        if group is None and pfs:
+            return refuse(NotifyType.NO_PROPOSAL_CHOSEN)
+        shared: bytes | None = None
+        ke_r: KePayload | None = None
+        if group is not None and ke_i is not None:
+            mine = create_key_exchange(group, self.rng)
+            shared = mine.compute_shared_secret(ke_i.data)
+            ke_r = KePayload(group, mine.public_value)
+        if old is not None:
+            tsi_n, tsr_n = old.tsi, old.tsr
+        else:
+            tsi_n = narrow(tsi.selectors, int(self.virtual_ip), int(self.virtual_ip))
+            tsr_n = narrow(
+                tsr.selectors,
+                int(self.subnet.network_address),
+                int(self.subnet.broadcast_address),
+            )
+            if not tsi_n or not tsr_n:
+                return refuse(NotifyType.TS_UNACCEPTABLE)
+        offered_spi = next(p.spi for p in sa_i.proposals if p.number == chosen.number)
+        spi_in = self._new_spi()
+        nonce_r = self.rng.random_bytes(32)
+        chosen = Proposal(chosen.number, chosen.protocol, spi_in, chosen.transforms)
+        new = self._make_child(
+            sa, chosen, spi_in, offered_spi, nonce.data, nonce_r, shared, tsi_n, tsr_n,
+            we_initiated=False,
+        )  # fmt: skip
+        if old is not None:
+            self.child_rekeys_answered += 1
+            if old.spi_in in self._child_rekeys:
+                # §2.8.1: we are rekeying it too; the nonces decide when our answer comes.
+                self._child_collisions[old.spi_in] = new
+            else:
+                old.rekeyed_by = new.spi_in  # the initiator deletes the old SA
+        reply: list[Payload] = [SaPayload((chosen,)), NoncePayload(nonce_r)]
+        if ke_r is not None:
+            reply.append(ke_r)
+        reply += [TsiPayload(tsi_n), TsrPayload(tsr_n)]
+        return reply, []
+
+    def _answer_ike_rekey(
+        self, sa: _Sa, sa_i: SaPayload, nonce: NoncePayload, ke_i: KePayload | None
+    ) -> tuple[list[Payload], list[bytes]]:
+        """§1.3.2, §2.18: the initiator rekeys the IKE SA."""
+
+        def refuse(kind: int, data: bytes = b"") -> tuple[list[Payload], list[bytes]]:
+            return [NotifyPayload(0, b"", kind, data)], []
+
+        if self.refuse_ike_rekeys:
+            return refuse(self.refuse_ike_rekeys.pop(0))
+        if ke_i is None:
+            return refuse(NotifyType.INVALID_SYNTAX)
+        if self._child_rekeys:
+            return refuse(NotifyType.TEMPORARY_FAILURE)  # §2.25.2: busy with a child SA
+        chosen = select_proposal(
+            sa_i.proposals, self.ike_proposals, ProtocolId.IKE, prefer_ke=ke_i.group
+        )
+        if chosen is None:
+            return refuse(NotifyType.NO_PROPOSAL_CHOSEN)
+        group = _ke_id(chosen)
+        assert group is not None
+        if ke_i.group != group:
+            return refuse(NotifyType.INVALID_KE_PAYLOAD, group.to_bytes(2, "big"))
+        offered_spi = next(p.spi for p in sa_i.proposals if p.number == chosen.number)
+        mine = create_key_exchange(group, self.rng)
+        shared = mine.compute_shared_secret(ke_i.data)
+        spi_r = self.rng.random_bytes(8)
+        nonce_r = self.rng.random_bytes(32)
+        new = self._rekeyed_sa(
+            sa, chosen, offered_spi, spi_r, nonce.data, nonce_r, shared, we_initiated=False
+        )
+        self.ike_rekeys_answered += 1
+        if sa.ike_rekey is not None:
+            sa.collision = (new, nonce.data, nonce_r)
+        reply: list[Payload] = [
+            SaPayload((Proposal(chosen.number, ProtocolId.IKE, spi_r, chosen.transforms),)),
+            NoncePayload(nonce_r),
+            KePayload(group, mine.public_value),
+        ]
+        return reply, []
+
+    def _rekeyed_sa(
+        self,
+        old: _Sa,
+        chosen: Proposal,
+        spi_i: bytes,
+        spi_r: bytes,
+        nonce_i: bytes,
+        nonce_r: bytes,
+        shared: bytes,
+        *,
+        we_initiated: bool,
+    ) -> _Sa:
+        prf_id = next(t.id for t in chosen.transforms if t.type == TransformType.PRF)
+        prf = get_prf(prf_id)
+        encr_id, key_len, e, i = _sizes(chosen)
+        integ_id = _integ_id(chosen)
+        keys = derive_rekeyed_keys(
+            old.prf, old.keys.sk_d, prf, shared, nonce_i, nonce_r, spi_i, spi_r, e, i
+        )
+        initiator = make_sk_cipher(encr_id, key_len, keys.sk_ei, integ_id, keys.sk_ai or None)
+        responder = make_sk_cipher(encr_id, key_len, keys.sk_er, integ_id, keys.sk_ar or None)
+        new = _Sa(
+            spi_i=spi_i,
+            spi_r=spi_r,
+            prf=prf,
+            proposal=chosen,
+            nonce_i=nonce_i,
+            nonce_r=nonce_r,
+            init_request=b"",
+            init_response=b"",
+            keys=keys,
+            inbound=responder if we_initiated else initiator,
+            outbound=initiator if we_initiated else responder,
+            next_request_id=0,
+            authenticated=True,
+            we_initiated=we_initiated,
+            framed=old.framed,
+            mobike=old.mobike,
+            peer=old.peer,
+        )
+        self.sas[(spi_i, spi_r)] = new
+        return new
+
+    # -- INFORMATIONAL (RFC 7296 §1.4, RFC 4555) ----------------------------------------------
+
+    def _informational(
+        self, sa: _Sa, inner: tuple[Payload, ...], src: Endpoint, dst_port: int
+    ) -> list[Payload]:
         answer: list[bytes] = []
         for d in find_all(inner, DeletePayload):
             if d.protocol == ProtocolId.IKE:
                 sa.deleted = True
                 return []  # §1.4.1: the answer to a Delete of the IKE SA is empty
-            child = self.child
-            if (
-                d.protocol == ProtocolId.ESP
-                and child
-                and child.spi_out.to_bytes(4, "big") in d.spis
-            ):
-                answer.append(child.spi_in.to_bytes(4, "big"))
-                self.child = None
-        return [DeletePayload(ProtocolId.ESP, tuple(answer))] if answer else []
+            if d.protocol != ProtocolId.ESP:
+                continue
+            for child in self.children.values():
+                if not child.deleted and child.spi_out.to_bytes(4, "big") in d.spis:
+                    answer.append(child.spi_in.to_bytes(4, "big"))
+                    child.deleted = True
+        out: list[Payload] = [DeletePayload(ProtocolId.ESP, tuple(answer))] if answer else []
+        notifies = find_all(inner, NotifyPayload)
+        kinds = {n.notify_type for n in notifies}
+        if NotifyType.UPDATE_SA_ADDRESSES in kinds and sa.mobike:
+            sa.peer = src  # RFC 4555 §3.5: IKE and ESP go where the request came from
+            self.address_updates.append(src)
+        if kinds & {NotifyType.NAT_DETECTION_SOURCE_IP, NotifyType.NAT_DETECTION_DESTINATION_IP}:
+            here = Endpoint(self.host, dst_port)
+            out += [
+                NotifyPayload(
+                    0, b"", NotifyType.NAT_DETECTION_SOURCE_IP, natd(sa.spi_i, sa.spi_r, here)
+                ),
+                NotifyPayload(
+                    0, b"", NotifyType.NAT_DETECTION_DESTINATION_IP, natd(sa.spi_i, sa.spi_r, src)
+                ),
+            ]
+        cookie2 = find_notify(inner, NotifyType.COOKIE2)
+        if cookie2 is not None:
+            out.append(NotifyPayload(0, b"", NotifyType.COOKIE2, cookie2.data))
+        return out
+
+    # -- requests we originate ---------------------------------------------------------------
 
     def request(
         self,
@@ -964,14 +1400,18 @@ class ResponderDouble:
         *,
         framed: bool,
         exchange: int = ExchangeType.INFORMATIONAL,
+        sa: _Sa | None = None,
     ) -> bytes:
-        """A request we originate (liveness check, Delete, ...), as sent on the wire."""
-        sa = self.sa
+        """A request we originate (liveness check, Delete, ...), as sent on the wire.
+
+        Not tracked: its answer is only recorded in ``received``.
+        """
+        sa = sa or self.current
         wire = seal(
             spi_i=sa.spi_i,
             spi_r=sa.spi_r,
             exchange=exchange,
-            flags=0,  # neither Initiator (we are the original responder) nor Response
+            flags=sa.flags,  # not Response; Initiator only on an IKE SA we created
             message_id=sa.our_next_id,
             payloads=payloads,
             cipher=sa.outbound,
@@ -980,20 +1420,185 @@ class ResponderDouble:
         sa.our_next_id += 1
         return NON_ESP_MARKER + wire if framed else wire
 
+    def _send(
+        self, sa: _Sa, exchange: int, payloads: list[Payload], handler: Handler
+    ) -> list[bytes]:
+        """A tracked request: one at a time per IKE SA (§2.3); the rest waits in the outbox."""
+        if sa.outstanding is not None:
+            sa.outbox.append((exchange, payloads, handler))
+            return []
+        wire = seal(
+            spi_i=sa.spi_i,
+            spi_r=sa.spi_r,
+            exchange=exchange,
+            flags=sa.flags,
+            message_id=sa.our_next_id,
+            payloads=payloads,
+            cipher=sa.outbound,
+            rng=self.rng,
+        )
+        sa.outstanding = (sa.our_next_id, handler, wire)
+        sa.our_next_id += 1
+        return [wire]
+
+    def _flush(self, sa: _Sa) -> list[bytes]:
+        if sa.outstanding is None and sa.outbox:
+            exchange, payloads, handler = sa.outbox.popleft()
+            return self._send(sa, exchange, payloads, handler)
+        return []
+
+    def _framed(self, sa: _Sa, wires: list[bytes]) -> list[bytes]:
+        return [NON_ESP_MARKER + w if sa.framed else w for w in wires]
+
+    def retransmit(self) -> list[bytes]:
+        """Our tracked requests in flight, again (as a gateway whose timer fired, §2.1)."""
+        return [
+            NON_ESP_MARKER + sa.outstanding[2] if sa.framed else sa.outstanding[2]
+            for sa in self.sas.values()
+            if sa.outstanding is not None and not sa.deleted
+        ]
+
     def liveness_check(self, *, framed: bool = True) -> bytes:
         """HDR, SK {} (RFC 7296 §2.4)."""
         return self.request([], framed=framed)
 
     def delete_child(self, *, framed: bool = True) -> bytes:
         """HDR, SK {D(ESP, our inbound SPI)} (RFC 7296 §1.4.1)."""
-        assert self.child is not None
+        child = self.child
+        assert child is not None
         return self.request(
-            [DeletePayload(ProtocolId.ESP, (self.child.spi_in.to_bytes(4, "big"),))], framed=framed
+            [DeletePayload(ProtocolId.ESP, (child.spi_in.to_bytes(4, "big"),))], framed=framed
         )
 
     def delete_ike_sa(self, *, framed: bool = True) -> bytes:
         """HDR, SK {D(IKE)} (RFC 7296 §1.4.1)."""
         return self.request([DeletePayload(ProtocolId.IKE, ())], framed=framed)
+
+    def start_child_rekey(
+        self, spi_in: int | None = None, *, pfs: int | None = None
+    ) -> list[bytes]:
+        """We rekey a child SA (§1.3.3): HDR, SK {N(REKEY_SA), SA, Ni, [KEi,] TSi, TSr}.
+
+        Returns the datagrams to send now (the request, unless another is in flight).
+        When the answer comes we delete the old SA, or after a collision (§2.8.1)
+        whichever SA the nonces make ours to delete.
+        """
+        sa = self.current
+        old = self.children[spi_in] if spi_in is not None else self.child
+        assert old is not None and not old.deleted
+        spi = self._new_spi()
+        nonce_i = self.rng.random_bytes(32)
+        mine = create_key_exchange(pfs, self.rng) if pfs is not None else None
+        payloads: list[Payload] = [
+            NotifyPayload(ProtocolId.ESP, old.spi_in.to_bytes(4, "big"), NotifyType.REKEY_SA, b""),
+            _offer(self.esp_proposals, ProtocolId.ESP, spi, pfs),
+            NoncePayload(nonce_i),
+        ]
+        if mine is not None:
+            payloads.append(KePayload(mine.group, mine.public_value))
+        # We are the exchange's initiator: TSi is our side, TSr the client's (§2.9).
+        payloads += [TsiPayload(old.tsr), TsrPayload(old.tsi)]
+        self._child_rekeys[old.spi_in] = {"spi": spi, "nonce_i": nonce_i, "ke": mine}
+
+        def on_response(sa: _Sa, inner: tuple[Payload, ...]) -> list[bytes]:
+            return self._child_rekeyed(sa, old, inner)
+
+        return self._framed(sa, self._send(sa, ExchangeType.CREATE_CHILD_SA, payloads, on_response))
+
+    def _child_rekeyed(self, sa: _Sa, old: ChildView, inner: tuple[Payload, ...]) -> list[bytes]:
+        state = self._child_rekeys.pop(old.spi_in)
+        collision = self._child_collisions.pop(old.spi_in, None)
+        sa_r = find_payload(inner, SaPayload)
+        nonce = find_payload(inner, NoncePayload)
+        if sa_r is None or nonce is None or len(sa_r.proposals) != 1:
+            if collision is not None:
+                old.rekeyed_by = collision.spi_in
+            return []  # refused; a real gateway would retry later
+        chosen = sa_r.proposals[0]
+        ke_r = find_payload(inner, KePayload)
+        shared = None
+        if state["ke"] is not None:
+            assert ke_r is not None
+            shared = state["ke"].compute_shared_secret(ke_r.data)
+        new = self._make_child(
+            sa, chosen, state["spi"], chosen.spi, state["nonce_i"], nonce.data, shared,
+            old.tsi, old.tsr, we_initiated=True,
+        )  # fmt: skip
+        self.child_rekeys_done += 1
+        if collision is not None and min(new.nonce_i, new.nonce_r) < min(
+            collision.nonce_i, collision.nonce_r
+        ):
+            # §2.8.1: ours is redundant; we delete it, the initiator deletes the old SA.
+            old.rekeyed_by = collision.spi_in
+            new.rekeyed_by = collision.spi_in
+            delete = DeletePayload(ProtocolId.ESP, (new.spi_in.to_bytes(4, "big"),))
+        else:
+            old.rekeyed_by = new.spi_in
+            delete = DeletePayload(ProtocolId.ESP, (old.spi_in.to_bytes(4, "big"),))
+        return self._send(sa, ExchangeType.INFORMATIONAL, [delete], self._on_delete_answer)
+
+    def _on_delete_answer(self, sa: _Sa, inner: tuple[Payload, ...]) -> list[bytes]:
+        for d in find_all(inner, DeletePayload):
+            for child in self.children.values():
+                if child.spi_out.to_bytes(4, "big") in d.spis:
+                    child.deleted = True
+        # A Delete of ours names our inbound SPIs; the answer names the initiator's.
+        return []
+
+    def start_ike_rekey(self) -> list[bytes]:
+        """We rekey the IKE SA (§1.3.2): HDR, SK {SA, Ni, KEi}; then we delete the old one."""
+        sa = self.current
+        spi = self.rng.random_bytes(8)
+        nonce_i = self.rng.random_bytes(32)
+        group = _ke_id(sa.proposal)
+        assert group is not None
+        mine = create_key_exchange(group, self.rng)
+        payloads: list[Payload] = [
+            _offer(self.ike_proposals, ProtocolId.IKE, spi, group),
+            NoncePayload(nonce_i),
+            KePayload(group, mine.public_value),
+        ]
+        sa.ike_rekey = {"spi": spi, "nonce_i": nonce_i, "ke": mine}
+        return self._framed(
+            sa, self._send(sa, ExchangeType.CREATE_CHILD_SA, payloads, self._ike_rekeyed)
+        )
+
+    def _ike_rekeyed(self, sa: _Sa, inner: tuple[Payload, ...]) -> list[bytes]:
+        state, sa.ike_rekey = sa.ike_rekey, None
+        collision, sa.collision = sa.collision, None
+        assert state is not None
+        sa_r = find_payload(inner, SaPayload)
+        nonce = find_payload(inner, NoncePayload)
+        ke_r = find_payload(inner, KePayload)
+        if sa_r is None or nonce is None or ke_r is None or len(sa_r.proposals) != 1:
+            return []  # refused
+        chosen = sa_r.proposals[0]
+        shared = state["ke"].compute_shared_secret(ke_r.data)
+        new = self._rekeyed_sa(
+            sa, chosen, state["spi"], chosen.spi, state["nonce_i"], nonce.data, shared,
+            we_initiated=True,
+        )  # fmt: skip
+        self.ike_rekeys_done += 1
+        if collision is not None:
+            _, t_ni, t_nr = collision
+            if min(state["nonce_i"], nonce.data) < min(t_ni, t_nr):
+                # §2.8.1: ours is redundant: delete it; the initiator deletes the old one.
+                return self._send(
+                    new,
+                    ExchangeType.INFORMATIONAL,
+                    [DeletePayload(ProtocolId.IKE, ())],
+                    self._on_ike_deleted,
+                )
+        return self._send(
+            sa,
+            ExchangeType.INFORMATIONAL,
+            [DeletePayload(ProtocolId.IKE, ())],
+            self._on_ike_deleted,
+        )
+
+    def _on_ike_deleted(self, sa: _Sa, inner: tuple[Payload, ...]) -> list[bytes]:
+        sa.deleted = True
+        return []
 
 
 __all__ = [
@@ -1003,6 +1608,7 @@ __all__ = [
     "Received",
     "ResponderDouble",
     "derive_keys",
+    "derive_rekeyed_keys",
     "id_body",
     "natd",
     "psk_auth_value",

@@ -98,8 +98,16 @@ def _print_status(status: dict[str, Any]) -> None:
     typer.echo(
         "  dropped      " + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none")
     )
-    rekey = status.get("next_rekey")
-    typer.echo(f"  next rekey   {rekey if rekey else 'not scheduled (rekeying not built yet)'}")
+    rekey = status.get("next_rekey") or {}
+    parts = [f"{k} in {v:.0f} s" for k, v in rekey.items() if v is not None]
+    typer.echo(f"  next rekey   {', '.join(parts) or 'not scheduled'}")
+    staying = status.get("staying_connected") or {}
+    if staying:
+        typer.echo(
+            f"  rekeys       child {staying.get('child_rekeys', 0)}, "
+            f"IKE {staying.get('ike_rekeys', 0)}, reauth {staying.get('reauthentications', 0)}; "
+            f"reconnects {staying.get('reconnects', 0)}, roams {staying.get('roams', 0)}"
+        )
 
 
 def run_status(profile: str | None, state_dir: Path, as_json: bool) -> int:

@@ -34,20 +34,24 @@ import typer
 from ikeclient.config.credentials import ProfileSecrets, load_auth_settings
 from ikeclient.config.profile import Profile, connection_settings, profile_path, resolve_profile
 from ikeclient.errors import IkeClientError, PrivilegeError
+from ikeclient.esp.sa import SaLimits
 from ikeclient.exitcodes import ExitCode, exit_code_for
 from ikeclient.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
     ConfigReceived,
     IkeEvent,
+    IkeSaAddressesUpdated,
     IkeSaClosed,
     IkeSaEstablished,
+    IkeSaRekeyed,
 )
+from ikeclient.ike.v1.connection import Ikev1Connection
 from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.net.host import check_privileges
 from ikeclient.net.journal import recover_stale
-from ikeclient.runtime.session import IkeSession
+from ikeclient.runtime.session import IkeSession, ReconnectPolicy
 from ikeclient.runtime.state import StateFiles
 from ikeclient.runtime.tunnel import TunnelOptions
 from ikeclient.secretstore import encode_secrets, load_secrets, read_secret_stream
@@ -222,11 +226,6 @@ class Reporter:
             dns = ", ".join(str(a) for a in event.dns_servers) or "none"
             self.line("config", f"virtual IP {addrs}, DNS {dns}")
         elif isinstance(event, ChildSaEstablished):
-            self.line(
-                "child SA",
-                f"{event.algorithms}, SPIs in {event.spi_in:08x} out {event.spi_out:08x}, "
-                f"{', '.join(map(str, event.local_ts))} <=> {', '.join(map(str, event.remote_ts))}",
-            )
             if self.keylog is not None:
                 self.keylog.write_child_sa(
                     spi_in=event.spi_in,
@@ -239,8 +238,26 @@ class Reporter:
                     encr_key_out=event.keys.encr_out,
                     integ_key_out=event.keys.integ_out,
                 )
+            if event.rekeyed_spi_in is not None:
+                who = "gateway" if event.outbound_deferred else "us"
+                self.line(
+                    "child rekey",
+                    f"{event.rekeyed_spi_in:08x} -> in {event.spi_in:08x} out "
+                    f"{event.spi_out:08x} (by {who}), {event.algorithms}",
+                )
+                self.write_status()
+                return
+            self.line(
+                "child SA",
+                f"{event.algorithms}, SPIs in {event.spi_in:08x} out {event.spi_out:08x}, "
+                f"{', '.join(map(str, event.local_ts))} <=> {', '.join(map(str, event.remote_ts))}",
+            )
             tunnel = session.tunnel if session is not None else None
-            if tunnel is not None and tunnel.tun_name is not None:
+            if (
+                tunnel is not None
+                and tunnel.tun_name is not None
+                and not self.tunnel_ready.is_set()
+            ):
                 self.line("TUN", f"{tunnel.tun_name} mtu {tunnel.mtu}")
                 routes = ", ".join(str(r) for r in tunnel.routes) or "none"
                 self.line("routes", routes)
@@ -250,7 +267,27 @@ class Reporter:
                 self.tunnel_ready.set()
             self.write_status()
         elif isinstance(event, ChildSaDeleted):
-            self.line("child SA", f"{event.spi_in:08x} deleted: {event.reason}")
+            if not event.rekeyed:
+                self.line("child SA", f"{event.spi_in:08x} deleted: {event.reason}")
+        elif isinstance(event, IkeSaRekeyed):
+            who = "us" if event.we_initiated else "gateway"
+            self.line(
+                "IKE rekey",
+                f"{event.old_spi_i.hex()}_i -> {event.spi_i.hex()}_i {event.spi_r.hex()}_r "
+                f"(by {who}), {event.algorithms}",
+            )
+            self.ike.update(spi_i=event.spi_i.hex(), spi_r=event.spi_r.hex())
+            self._log_ike_keys()
+            self.write_status()
+        elif isinstance(event, IkeSaAddressesUpdated):
+            self.line(
+                "MOBIKE",
+                f"now {event.local.host}:{event.local.port} <=> "
+                f"{event.remote.host}:{event.remote.port}"
+                f"{', behind NAT' if event.local_behind_nat else ''}",
+            )
+            self.ike["local"] = f"{event.local.host}:{event.local.port}"
+            self.write_status()
         elif isinstance(event, IkeSaClosed) and event.error is None:
             self.line("closed", event.reason)
 
@@ -325,7 +362,8 @@ class Reporter:
             ),
             "drops": tunnel.drops() if tunnel is not None else {},
             "ike_drops": _ike_drops(session),
-            "next_rekey": None,
+            "next_rekey": _next_rekey(session),
+            "staying_connected": _staying(session),
         }
 
     def write_status(self) -> None:
@@ -344,6 +382,44 @@ class Reporter:
         drops = tunnel.drops()
         if drops:
             typer.echo("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(drops.items())))
+
+
+def _next_rekey(session: IkeSession | None) -> dict[str, float | None] | None:
+    """Seconds until the next IKE rekey, child rekey and reauthentication (None: not planned)."""
+    conn = session.connection if session is not None else None
+    if session is None or conn is None or isinstance(conn, Ikev1Connection):
+        return None
+    now = session.now()
+    ike_rekey, _, reauth = conn.ike_deadlines
+    child_rekeys = [conn.child_deadlines(c.spi_in)[0] for c in conn.children]
+    child = min((t for t in child_rekeys if t is not None), default=None)
+
+    def left(at: float | None) -> float | None:
+        return None if at is None else round(max(0.0, at - now), 1)
+
+    return {"ike": left(ike_rekey), "child": left(child), "reauth": left(reauth)}
+
+
+def _staying(session: IkeSession | None) -> dict[str, Any]:
+    conn = session.connection if session is not None else None
+    if session is None:
+        return {}
+    out: dict[str, Any] = {
+        "reconnects": session.reconnects,
+        "reconnecting": session.reconnecting,
+        "roams": session.roams,
+        "last_outage": session.last_outage,
+    }
+    if conn is not None and not isinstance(conn, Ikev1Connection):
+        r = conn.rekeys
+        out.update(
+            child_rekeys=r.child_rekeys_initiated + r.child_rekeys_answered,
+            ike_rekeys=r.ike_rekeys_initiated + r.ike_rekeys_answered,
+            reauthentications=r.reauthentications,
+            liveness_checks=r.liveness_checks,
+            mobike=conn.mobike,
+        )
+    return out
 
 
 def _ike_drops(session: IkeSession | None) -> dict[str, int]:
@@ -412,6 +488,21 @@ async def _one_session(
 ) -> tuple[int, bool]:
     """One IKE SA from connect to close; returns (exit code, connect again?)."""
     reporter = Reporter(profile, files, keylog)
+    staying = profile.staying
+    life = staying.lifetimes
+    limits = None
+    if (
+        life.child_rekey_bytes
+        or life.child_life_bytes
+        or life.child_rekey_packets
+        or (life.child_life_packets)
+    ):
+        limits = SaLimits(
+            life.child_rekey_bytes,
+            life.child_life_bytes,
+            life.child_rekey_packets,
+            life.child_life_packets,
+        )
     options = TunnelOptions(
         name=profile.name,
         state_dir=req.state_dir,
@@ -419,6 +510,9 @@ async def _one_session(
         path_mtu=profile.path_mtu,
         keepalive_interval=profile.nat_keepalive,
         replay_window=profile.replay_window,
+        rekey_grace=staying.rekey_grace,
+        limits=limits,
+        limit_jitter=life.jitter,
     )
     session = IkeSession(
         settings,
@@ -427,6 +521,12 @@ async def _one_session(
         on_event=reporter.event,
         on_progress=reporter.progress,
         tunnel=options,
+        reconnect=ReconnectPolicy(
+            enabled=staying.reconnect,
+            keep_tunnel=staying.reconnect_keep_tunnel,
+            max_delay=staying.reconnect_max_delay,
+            follow_addresses=True,
+        ),
     )
     reporter.session = session
     typer.echo(f"connecting to {profile.gateway} port {profile.port} (profile {profile.name})")

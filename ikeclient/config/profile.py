@@ -27,6 +27,8 @@ from ikeclient.net.dns import DnsBackend
 
 from .auth import AUTH_KEYS, AuthProfile, parse_auth
 from .proposals import parse_proposal
+from .staying import FLAT_KEYS as STAYING_KEYS
+from .staying import StayingConnected, parse_staying
 
 T = TypeVar("T")
 
@@ -65,7 +67,7 @@ _KEYS = {
     "modecfg",
     "ike_lifetime",
     "child_lifetime",
-    "dpd_delay",
+    *STAYING_KEYS,  # dpd_delay among them: both versions
 } | AUTH_KEYS
 _IKEV1_ONLY = (
     "mode",
@@ -74,7 +76,6 @@ _IKEV1_ONLY = (
     "modecfg",
     "ike_lifetime",
     "child_lifetime",
-    "dpd_delay",
 )
 _RETRANSMIT_KEYS = {"timeout", "base", "tries"}
 
@@ -125,6 +126,8 @@ class Profile:
                 "offline. Prefer Main Mode or IKEv2, and a long random key.",
             )
         return ()
+
+    staying: StayingConnected = field(default_factory=StayingConnected)
 
 
 class _Reader:
@@ -296,9 +299,8 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     child_lifetime = r.get("child_lifetime", int, 3600)
     if not 60 <= ike_lifetime <= 86400 * 7 or not 10 <= child_lifetime <= 86400 * 7:
         raise r.error("ike_lifetime", "lifetimes must be between 60 s (10 s for child) and 7 days")
-    dpd_delay = r.get("dpd_delay", float, 30.0)
-    if dpd_delay < 0:
-        raise r.error("dpd_delay", "must be >= 0 seconds (0 turns DPD off)")
+    staying = parse_staying(table, where)
+    dpd_delay = staying.dpd_delay  # one parser for both versions (seconds, or "30s")
     if version == 1:
         _check_ikev1_proposals(r, ike, esp)
     default_name = path.stem if path is not None else "profile"
@@ -334,6 +336,7 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         ike_lifetime=ike_lifetime,
         child_lifetime=child_lifetime,
         dpd_delay=dpd_delay,
+        staying=staying,
     )
 
 
@@ -413,6 +416,10 @@ def ikev2_settings(profile: Profile, psk: bytes, auth: AuthSettings | None = Non
         auth=auth or AuthSettings(),
         fragmentation=profile.auth.fragmentation,
         fragment_size=profile.auth.fragment_size,
+        lifetimes=profile.staying.lifetimes,
+        dpd_delay=profile.staying.dpd_delay,
+        dpd_timeout=profile.staying.dpd_timeout,
+        mobike=profile.staying.mobike,
     )
 
 

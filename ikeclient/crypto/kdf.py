@@ -133,15 +133,19 @@ def derive_rekeyed_ike_sa_keys(
     spi_r: bytes,
     encr_key_size: int,
     integ_key_size: int,
+    *,
+    split_prf: Prf | None = None,
 ) -> IkeSaKeys:
     """Derive the keys of an IKE SA created by rekeying (RFC 7296 §2.18).
 
-    SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with ``prf`` the new IKE
-    SA's PRF, Ni/Nr/SPIs those of the CREATE_CHILD_SA exchange and new SA.
+    SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), with Ni/Nr/SPIs those of
+    the CREATE_CHILD_SA exchange and the new SA. §2.18: "it is the old IKE SA's
+    PRF that is used to generate SKEYSEED"; the SK_* then come from prf+ of the
+    new SA's PRF, ``split_prf`` (the same as ``prf`` when it is None).
     """
     skeyseed = prf.compute(old_sk_d, shared_secret + ni + nr)
     return _split_ike_sa_keys(
-        prf,
+        split_prf or prf,
         skeyseed=skeyseed,
         ni=ni,
         nr=nr,

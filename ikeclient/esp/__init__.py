@@ -7,7 +7,7 @@ TCP MSS clamping in :mod:`.mss`.
 """
 
 from ikeclient.esp.engine import DropReason, EspEngine
-from ikeclient.esp.events import EspEvent, SequenceExhausted
+from ikeclient.esp.events import EspEvent, HardExpired, SequenceExhausted, SoftExpired
 from ikeclient.esp.mss import clamp_mss
 from ikeclient.esp.replay import ReplayWindow
 from ikeclient.esp.sa import EspSaConfig, SaStats
@@ -18,9 +18,11 @@ __all__ = [
     "EspEngine",
     "EspEvent",
     "EspSaConfig",
+    "HardExpired",
     "ReplayWindow",
     "SaStats",
     "Selector",
     "SequenceExhausted",
+    "SoftExpired",
     "clamp_mss",
 ]

@@ -15,7 +15,10 @@ Outbound (RFC 4303 §3.3), :meth:`EspEngine.encapsulate`:
 1. the inner packet's IP version gives Next Header 4 (IPv4) or 41 (IPv6);
 2. the SA is the most recently installed one whose ``local_ts`` holds the inner
    source and whose ``remote_ts`` holds the inner destination (so a rekeyed SA
-   takes over as soon as it is installed: make-before-break);
+   takes over as soon as it is installed: make-before-break). An SA installed
+   with its outbound half *deferred* (we answered the peer's rekey, and the peer
+   installs the SA only when our answer arrives) is used only when no other SA
+   matches, until its first valid inbound packet proves the peer has it;
 3. the sequence number is incremented; it starts at 1 and never wraps: at
    2^32-1 (2^64-1 with ESN) the packet is dropped and one
    :class:`~ikeclient.esp.events.SequenceExhausted` event asks for a rekey
@@ -37,6 +40,15 @@ within ``remote_ts`` and inner destination within ``local_ts`` (RFC 4301
 The per-packet path never raises on wire data. A packet that fails a step is
 dropped: the call returns None and ``drops[reason]`` is incremented. Cipher
 objects are built once per SA direction at :meth:`EspEngine.install_sa`.
+
+Rekeying, make-before-break (RFC 7296 §2.8): install the new SA (its outbound
+half takes over at once, or, deferred, at its first inbound packet), then
+:meth:`EspEngine.remove_sa` the old one with ``linger_until``: its outbound half
+goes at once, its inbound half stays until then for packets still in flight
+(:meth:`EspEngine.purge` drops it). Lifetimes in bytes and packets (RFC 4301
+§4.4.2.1) cost two comparisons per packet: at the soft limit one
+:class:`~ikeclient.esp.events.SoftExpired` asks for a rekey, at the hard limit
+the SA is removed and :class:`~ikeclient.esp.events.HardExpired` says so.
 """
 
 from __future__ import annotations
@@ -51,12 +63,20 @@ from ikeclient.crypto.encr import get_encr
 from ikeclient.crypto.integ import get_integ
 from ikeclient.crypto.random import RandomSource
 from ikeclient.esp.cipher import EspCipher, make_cipher
-from ikeclient.esp.events import EspEvent, SequenceExhausted
+from ikeclient.esp.events import EspEvent, HardExpired, SequenceExhausted, SoftExpired
 from ikeclient.esp.replay import ReplayWindow
-from ikeclient.esp.sa import EspSaConfig, SaStats
+from ikeclient.esp.sa import EspSaConfig, SaLimits, SaStats
 from ikeclient.esp.selectors import NO_PORT, SelectorSet, flow_ports
 
-__all__ = ["DropReason", "EspEngine", "EspEvent", "SaStats", "SequenceExhausted"]
+__all__ = [
+    "DropReason",
+    "EspEngine",
+    "EspEvent",
+    "HardExpired",
+    "SaStats",
+    "SequenceExhausted",
+    "SoftExpired",
+]
 
 _HEADER: Final = Struct("!II")  # SPI, Sequence Number
 _ADDRS4: Final = Struct("!II")  # IPv4 source, destination
@@ -71,6 +91,7 @@ _NH_IPV6: Final = 41
 _NH_NO_NEXT: Final = 59  # dummy packet (RFC 4303 §2.6)
 _IPV4_HEADER: Final = 20
 _IPV6_HEADER: Final = 40
+_NO_LIMIT: Final = 1 << 64
 
 # RFC 4303 §2.4: the default padding is the bytes 1, 2, 3, ...
 _PADDING: Final = tuple(bytes(range(1, n + 1)) for n in range(256))
@@ -111,25 +132,48 @@ class DropReason(enum.Enum):
 class _Counters:
     """Mutable per-SA traffic counters (snapshotted into :class:`SaStats`)."""
 
-    __slots__ = ("bytes_in", "bytes_out", "last_in", "last_out", "packets_in", "packets_out")
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "last_in",
+        "last_out",
+        "limits",
+        "packets_in",
+        "packets_out",
+        "soft_sent",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, limits: SaLimits | None) -> None:
         self.packets_in = 0
         self.bytes_in = 0
         self.packets_out = 0
         self.bytes_out = 0
         self.last_in: float | None = None
         self.last_out: float | None = None
+        self.limits = limits
+        self.soft_sent = False
+
+
+def _thresholds(limits: SaLimits | None, soft_done: bool) -> tuple[int, int]:
+    """(packets, bytes) at which the next limit check is due."""
+    if limits is None:
+        return _NO_LIMIT, _NO_LIMIT
+    packets = (0 if soft_done else limits.soft_packets) or limits.hard_packets or _NO_LIMIT
+    octets = (0 if soft_done else limits.soft_bytes) or limits.hard_bytes or _NO_LIMIT
+    return packets, octets
 
 
 class _Outbound:
     """The outbound half of an SA (RFC 4301 §4.4.2 SAD entry + its SPD-S cache selectors)."""
 
     __slots__ = (
+        "active",
         "align",
         "cipher",
         "counters",
         "exhausted",
+        "lim_bytes",
+        "lim_packets",
         "local",
         "needs_flow",
         "remote",
@@ -140,7 +184,11 @@ class _Outbound:
         "spi_out",
     )
 
-    def __init__(self, config: EspSaConfig, cipher: EspCipher, counters: _Counters) -> None:
+    def __init__(
+        self, config: EspSaConfig, cipher: EspCipher, counters: _Counters, active: bool
+    ) -> None:
+        self.active = active
+        self.lim_packets, self.lim_bytes = _thresholds(config.limits, False)
         self.spi_in = config.spi_in
         self.spi_out = config.spi_out
         self.cipher = cipher
@@ -174,16 +222,25 @@ class _Inbound:
         "cipher",
         "counters",
         "esn",
+        "lim_bytes",
+        "lim_packets",
         "local",
         "min_len",
         "needs_flow",
+        "pending_out",
         "remote",
         "simple4",
+        "spi_in",
+        "spi_out",
         "trim",
         "window",
     )
 
     def __init__(self, config: EspSaConfig, cipher: EspCipher, counters: _Counters) -> None:
+        self.spi_in = config.spi_in
+        self.spi_out = config.spi_out
+        self.pending_out: _Outbound | None = None  # its outbound half, until proven
+        self.lim_packets, self.lim_bytes = _thresholds(config.limits, False)
         self.cipher = cipher
         self.esn = config.esn
         self.window = ReplayWindow(config.replay_window)
@@ -210,18 +267,22 @@ class EspEngine:
     def __init__(self, rng: RandomSource) -> None:
         self._rng = rng
         self._inbound: dict[int, _Inbound] = {}
-        self._outbound: list[_Outbound] = []  # newest first
+        self._outbound: list[_Outbound] = []  # active ones newest first, then deferred ones
+        self._lingering: dict[int, float] = {}  # inbound halves kept after remove_sa, until
         self._events: deque[EspEvent] = deque()
         self.drops: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
 
     # -- SA database ---------------------------------------------------------------------------
 
-    def install_sa(self, config: EspSaConfig) -> None:
+    def install_sa(self, config: EspSaConfig, *, outbound_active: bool = True) -> None:
         """Install both directions of a child SA; its cipher objects are built here, once.
 
         The new SA's outbound half takes precedence over older SAs with
         overlapping selectors (make-before-break rekeying: install the new SA,
-        then :meth:`remove_sa` the old one after a grace period). Raises
+        then :meth:`remove_sa` the old one after a grace period). With
+        ``outbound_active=False`` the outbound half is deferred: used only when no
+        other SA matches, until the SA's first valid inbound packet (the peer has
+        installed it, RFC 7296 §2.8) or :meth:`activate_outbound`. Raises
         :class:`ValueError` when ``spi_in`` is already installed, and
         :class:`~ikeclient.errors.UnsupportedAlgorithm` or
         :class:`~ikeclient.errors.CryptoError` for a suite or key length the
@@ -251,19 +312,105 @@ class EspEngine:
             decrypt=False,
             rng=self._rng,
         )
-        counters = _Counters()
-        self._inbound[config.spi_in] = _Inbound(config, cipher_in, counters)
-        self._outbound.insert(0, _Outbound(config, cipher_out, counters))
+        counters = _Counters(config.limits)
+        inbound = _Inbound(config, cipher_in, counters)
+        outbound = _Outbound(config, cipher_out, counters, outbound_active)
+        self._inbound[config.spi_in] = inbound
+        if outbound_active:
+            self._outbound.insert(0, outbound)
+        else:
+            inbound.pending_out = outbound
+            self._outbound.append(outbound)
 
-    def remove_sa(self, spi_in: int) -> None:
-        """Remove both directions of the SA with inbound SPI ``spi_in`` (unknown SPIs: no-op)."""
-        self._inbound.pop(spi_in, None)
+    def activate_outbound(self, spi_in: int) -> None:
+        """Send on the SA ``spi_in`` from now on (its deferred outbound half goes first)."""
+        inbound = self._inbound.get(spi_in)
+        if inbound is not None and inbound.pending_out is not None:
+            self._activate(inbound)
+
+    def _activate(self, inbound: _Inbound) -> None:
+        outbound = inbound.pending_out
+        inbound.pending_out = None
+        if outbound is None:
+            return
+        outbound.active = True
+        self._outbound = [outbound] + [sa for sa in self._outbound if sa is not outbound]
+
+    def remove_sa(self, spi_in: int, *, linger_until: float | None = None) -> None:
+        """Remove the SA with inbound SPI ``spi_in`` (unknown SPIs: no-op).
+
+        The outbound half goes at once. With ``linger_until`` the inbound half
+        stays until then, for packets still in flight after a rekey
+        (make-before-break); :meth:`purge` removes it.
+        """
         self._outbound = [sa for sa in self._outbound if sa.spi_in != spi_in]
+        inbound = self._inbound.get(spi_in)
+        if inbound is not None:
+            inbound.pending_out = None
+        if linger_until is None:
+            self._inbound.pop(spi_in, None)
+            self._lingering.pop(spi_in, None)
+        elif inbound is not None:
+            self._lingering[spi_in] = linger_until
+
+    def purge(self, now: float) -> None:
+        """Drop the inbound halves whose grace period (``remove_sa(linger_until=)``) is over."""
+        for spi_in, until in list(self._lingering.items()):
+            if now >= until:
+                del self._lingering[spi_in]
+                self._inbound.pop(spi_in, None)
+
+    def installed(self) -> list[int]:
+        """The inbound SPIs of every SA the engine holds (lingering ones included)."""
+        return list(self._inbound)
+
+    def _limit_reached(self, counters: _Counters, spi_in: int, spi_out: int) -> None:
+        """A soft or hard byte/packet limit was crossed in one direction (RFC 4301 §4.4.2.1)."""
+        limits = counters.limits
+        if limits is None:
+            return
+        hard = (
+            (limits.hard_packets and counters.packets_in >= limits.hard_packets)
+            or (limits.hard_packets and counters.packets_out >= limits.hard_packets)
+            or (limits.hard_bytes and counters.bytes_in >= limits.hard_bytes)
+            or (limits.hard_bytes and counters.bytes_out >= limits.hard_bytes)
+        )
+        if hard:
+            reason = (
+                "packets"
+                if limits.hard_packets
+                and max(counters.packets_in, counters.packets_out) >= limits.hard_packets
+                else "bytes"
+            )
+            self.remove_sa(spi_in)
+            self._events.append(HardExpired(spi_in, spi_out, reason))
+            return
+        if not counters.soft_sent:
+            counters.soft_sent = True
+            soft_packets = (
+                limits.soft_packets
+                and max(counters.packets_in, counters.packets_out) >= limits.soft_packets
+            )
+            self._events.append(
+                SoftExpired(spi_in, spi_out, "packets" if soft_packets else "bytes")
+            )
+        packets, octets = _thresholds(limits, True)
+        inbound = self._inbound.get(spi_in)
+        if inbound is not None:
+            inbound.lim_packets, inbound.lim_bytes = packets, octets
+        for sa in self._outbound:
+            if sa.spi_in == spi_in:
+                sa.lim_packets, sa.lim_bytes = packets, octets
 
     def stats(self, spi_in: int) -> SaStats:
         """A snapshot of the traffic of the SA ``spi_in``; raises KeyError when not installed."""
         c = self._inbound[spi_in].counters
         return SaStats(c.packets_in, c.bytes_in, c.packets_out, c.bytes_out, c.last_in, c.last_out)
+
+    @property
+    def has_events(self) -> bool:
+        """True when :meth:`next_event` has something (cheap: for the runtime's loop)."""
+        return bool(self._events)
 
     def next_event(self) -> EspEvent | None:
         """The oldest event not yet taken, or None."""
@@ -359,6 +506,8 @@ class EspEngine:
         counters.packets_out += 1
         counters.bytes_out += n
         counters.last_out = now
+        if counters.packets_out >= sa.lim_packets or counters.bytes_out >= sa.lim_bytes:
+            self._limit_reached(counters, sa.spi_in, sa.spi_out)
         return out
 
     def encapsulate_batch(self, packets: Sequence[bytes], now: float) -> list[bytes]:
@@ -453,4 +602,8 @@ class EspEngine:
         counters.packets_in += 1
         counters.bytes_in += total
         counters.last_in = now
+        if sa.pending_out is not None:
+            self._activate(sa)  # the peer sends on it: it has the SA, so can we
+        if counters.packets_in >= sa.lim_packets or counters.bytes_in >= sa.lim_bytes:
+            self._limit_reached(counters, sa.spi_in, sa.spi_out)
         return inner

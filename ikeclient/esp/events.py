@@ -1,9 +1,8 @@
 """Events the ESP engine reports to the runtime (drained with ``EspEngine.next_event``).
 
-Events are plain frozen dataclasses; the runtime turns them into IKE commands
-(for example ``SequenceExhausted`` → rekey the child SA, RFC 7296 §2.8). The
-union :data:`EspEvent` is open: lifetime events (``SoftExpired``,
-``HardExpired``) will join it.
+Events are plain frozen dataclasses; the runtime turns them into IKE commands:
+``SequenceExhausted`` and ``SoftExpired`` → rekey the child SA (RFC 7296 §2.8),
+``HardExpired`` → the SA is gone, tell the IKE side (RFC 4301 §4.4.2.1).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-__all__ = ["EspEvent", "SequenceExhausted"]
+__all__ = ["EspEvent", "HardExpired", "SequenceExhausted", "SoftExpired"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,5 +27,32 @@ class SequenceExhausted:
     spi_out: int
 
 
-EspEvent: TypeAlias = SequenceExhausted
-"""Every event the engine can emit (a union as more kinds are added)."""
+@dataclass(frozen=True, slots=True)
+class SoftExpired:
+    """An SA reached its soft byte or packet limit in one direction: time to rekey it.
+
+    RFC 4301 §4.4.2.1 (the soft lifetime): emitted once per SA; ``reason`` is
+    ``"bytes"`` or ``"packets"``. The SA carries on until its hard limit.
+    """
+
+    spi_in: int
+    spi_out: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HardExpired:
+    """An SA reached its hard byte or packet limit: the engine removed it.
+
+    RFC 4301 §4.4.2.1: past the hard lifetime an SA must not be used. Traffic
+    moves to a newer SA with the same selectors if one is installed, else is
+    dropped as ``NO_SA`` until the IKE side makes one.
+    """
+
+    spi_in: int
+    spi_out: int
+    reason: str
+
+
+EspEvent: TypeAlias = SequenceExhausted | SoftExpired | HardExpired
+"""Every event the engine can emit."""

@@ -14,12 +14,22 @@ from typing import Final
 
 from ikeclient.esp.selectors import Selector
 
-__all__ = ["DEFAULT_REPLAY_WINDOW", "EspSaConfig", "SaStats"]
+__all__ = ["DEFAULT_REPLAY_WINDOW", "EspSaConfig", "SaLimits", "SaStats"]
 
 DEFAULT_REPLAY_WINDOW: Final = 1024
 _MIN_REPLAY_WINDOW: Final = 32
 _MAX_REPLAY_WINDOW: Final = 1 << 20
 _SPI_MAX: Final = (1 << 32) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class SaLimits:
+    """Soft and hard limits of one SA, per direction, in inner bytes and packets; 0 = none."""
+
+    soft_bytes: int = 0
+    hard_bytes: int = 0
+    soft_packets: int = 0
+    hard_packets: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +48,8 @@ class EspSaConfig:
     ``local_ts`` is our side (the virtual IP): the inner destination of inbound
     packets and the inner source of outbound ones; ``remote_ts`` the gateway's
     side. ``replay_window`` is the anti-replay window in packets (RFC 4303
-    §3.4.3).
+    §3.4.3). ``limits`` are the soft and hard byte and packet lifetimes of each
+    direction (RFC 4301 §4.4.2.1; strongSwan's ``rekey_bytes``/``life_bytes``).
     """
 
     spi_in: int
@@ -54,6 +65,7 @@ class EspSaConfig:
     local_ts: tuple[Selector, ...]
     remote_ts: tuple[Selector, ...]
     replay_window: int = DEFAULT_REPLAY_WINDOW
+    limits: SaLimits | None = None
 
     def __post_init__(self) -> None:
         # SPIs 1-255 are reserved by IANA (RFC 4303 §2.1); 0 is never on the wire.

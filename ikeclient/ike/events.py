@@ -115,15 +115,52 @@ class ChildSaEstablished:
     udp_encapsulation: bool
     algorithms: str
     rekeyed_spi_in: int | None = None
+    """The inbound SPI of the SA this one replaces (a rekey, RFC 7296 §2.8), or None."""
+    outbound_deferred: bool = False
+    """True when the gateway started the exchange that made this SA: it installs the SA
+    only when our response reaches it, so our outbound traffic moves to this SA once it
+    has proven itself (its first valid inbound packet) or the SA it replaces is deleted.
+    False (we started it): the gateway has it already; send on it at once."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChildSaDeleted:
-    """A child SA is gone (deleted by either side, or with its IKE SA)."""
+    """A child SA is gone (deleted by either side, expired, or with its IKE SA).
+
+    ``rekeyed`` is True when a newer SA carries its traffic already: the old
+    inbound half may still see packets that were in flight, so the data plane
+    keeps it for a grace period (make-before-break).
+    """
 
     spi_in: int
     spi_out: int
     reason: str
+    rekeyed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IkeSaRekeyed:
+    """A new IKE SA replaced the old one; the child SAs moved to it (RFC 7296 §2.18).
+
+    ``we_initiated`` tells who started the rekey (the new SA's original initiator).
+    """
+
+    spi_i: bytes
+    spi_r: bytes
+    old_spi_i: bytes
+    old_spi_r: bytes
+    algorithms: str
+    we_initiated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IkeSaAddressesUpdated:
+    """MOBIKE moved the IKE SA and its child SAs to new addresses (RFC 4555 §3.5)."""
+
+    local: Endpoint
+    remote: Endpoint
+    local_behind_nat: bool
+    udp_encapsulation: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +171,12 @@ class IkeSaClosed:
     error: IkeError | None = None
 
 
-IkeEvent = IkeSaEstablished | ConfigReceived | ChildSaEstablished | ChildSaDeleted | IkeSaClosed
+IkeEvent = (
+    IkeSaEstablished
+    | ConfigReceived
+    | ChildSaEstablished
+    | ChildSaDeleted
+    | IkeSaClosed
+    | IkeSaRekeyed
+    | IkeSaAddressesUpdated
+)

@@ -3,12 +3,24 @@
 This is the only place that owns the socket, the clock and the timers, as thin as
 aioquic's ``asyncio/protocol.py``: after every input it flushes ``datagrams_to_send()``,
 re-arms the IKE timer from ``get_timer()`` and drains the events, which it applies
-(``ChildSaEstablished`` → the ``Tunnel`` installs the SA and brings up TUN, routes, DNS).
+(``ChildSaEstablished`` → the ``Tunnel`` installs the SA and brings up TUN, routes, DNS;
+``ChildSaDeleted`` → it removes the SA, after a grace period when it was rekeyed).
 
 One UDP socket carries everything: IKE_SA_INIT to the gateway's port 500, then IKE
 (with the non-ESP marker), ESP and NAT keepalives to its NAT-T port 4500. Received
 datagrams are told apart as RFC 3948 §2.2 says: four zero bytes first → IKE; a single
 0xFF byte → a keepalive; anything else from the NAT-T port → ESP.
+
+Staying connected. Valid ESP from the gateway tells the IKE core it is alive
+(``inbound_activity``, which defers liveness checks); ESP to an SPI we do not know,
+a resume after suspend and a new local address start a check at once. The ESP
+engine's byte/packet limits become rekeys (``SoftExpired``) or deletes
+(``HardExpired``). A once-a-second tick purges old SAs, watches the clock for a
+suspend and the routing table for a new source address, which it follows with
+MOBIKE (RFC 4555): the socket is rebound to the new address and the core sends
+UPDATE_SA_ADDRESSES; the TUN stays. When the core gives up on the gateway
+(``PeerLost``), the session reconnects with backoff, a new IKE SA over a new
+socket, keeping TUN, routes and DNS in place meanwhile unless told otherwise.
 """
 
 from __future__ import annotations
@@ -18,28 +30,49 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ikeclient.crypto.random import RandomSource, SystemRandomSource
-from ikeclient.errors import GatewayUnreachable
+from ikeclient.errors import (
+    AuthenticationFailed,
+    GatewayUnreachable,
+    IkeClientError,
+    NoProposalChosen,
+    PeerLost,
+    TsUnacceptable,
+)
+from ikeclient.esp.engine import DropReason
+from ikeclient.esp.events import HardExpired
 from ikeclient.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
     ConfigReceived,
     Endpoint,
     IkeEvent,
+    IkeSaAddressesUpdated,
     IkeSaClosed,
+    IPAddress,
 )
 from ikeclient.ike.v1.connection import Ikev1Connection
 from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.connection import IKE_PORT, NON_ESP_MARKER, Ikev2Connection
 from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.ike.v2.state import IkeSaState
+from ikeclient.runtime.roaming import (
+    Backoff,
+    SuspendDetector,
+    drain,
+    open_route_monitor,
+    source_address_for,
+)
 from ikeclient.runtime.tunnel import BATCH, Tunnel, TunnelOptions
 
 logger = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 1.5
 MAX_DATAGRAM = 65535
+TICK = 1.0
+ROUTE_SETTLE = 0.05  # after a netlink message, wait this long for the burst to end
 
 
 IkeConnection = Ikev2Connection | Ikev1Connection
@@ -86,6 +119,27 @@ def open_socket(family: int, remote: Endpoint) -> tuple[socket.socket, Endpoint]
     return sock, Endpoint(local_ip, sock.getsockname()[1])
 
 
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """What to do when the gateway is lost (``PeerLost``) after the tunnel was up."""
+
+    enabled: bool = False
+    keep_tunnel: bool = True
+    """Keep TUN, addresses, routes and DNS while reconnecting (applications see no change)."""
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+    follow_addresses: bool = True
+    """Watch routes and addresses and follow a new source address (MOBIKE, else reconnect)."""
+
+
+# Errors a retry cannot fix: the profile or the gateway's configuration must change.
+_FINAL_ERRORS: tuple[type[IkeClientError], ...] = (
+    AuthenticationFailed,
+    NoProposalChosen,
+    TsUnacceptable,
+)
+
+
 class IkeSession:
     """Drives an IKE connection (v2 or v1; with ``tunnel``, its data plane) until it closes."""
 
@@ -99,6 +153,7 @@ class IkeSession:
         rng: RandomSource | None = None,
         tunnel: TunnelOptions | None = None,
         on_progress: Callable[[str, str], None] | None = None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._on_progress = on_progress
@@ -108,20 +163,43 @@ class IkeSession:
         self._on_event = on_event
         self._rng = rng or SystemRandomSource()
         self._tunnel_options = tunnel
+        self._policy = reconnect or ReconnectPolicy()
+        self._backoff = Backoff(
+            self._rng, initial=self._policy.initial_delay, maximum=self._policy.max_delay
+        )
         self.tunnel: Tunnel | None = None
         self._conn: IkeConnection | None = None
         self._sock: socket.socket | None = None
+        self._family: int = socket.AF_INET
+        self._remote: Endpoint | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._keepalive: asyncio.TimerHandle | None = None
+        self._tick: asyncio.TimerHandle | None = None
+        self._retry: asyncio.TimerHandle | None = None
+        self._route_check: asyncio.TimerHandle | None = None
+        self._routes: socket.socket | None = None
+        self._suspend: SuspendDetector | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed: asyncio.Event | None = None
+        self._closing = False
+        self._was_up = False
+        self._reconnecting = False
         self.result: IkeSaClosed | None = None
         self.connect_started_at: float | None = None
         self.ike_datagrams = 0
+        self.reconnects = 0
+        self.roams = 0
+        self.lost_at: float | None = None
+        self.last_outage: float | None = None
 
     @property
     def connection(self) -> IkeConnection | None:
         return self._conn
+
+    @property
+    def reconnecting(self) -> bool:
+        """True between losing the gateway and the next tunnel up."""
+        return self._reconnecting
 
     def now(self) -> float:
         """The session's clock (the event loop's monotonic time)."""
@@ -133,31 +211,73 @@ class IkeSession:
         self._loop = loop
         self._closed = asyncio.Event()
         family, remote = resolve_gateway(self._gateway, self._port)
+        self._family, self._remote = family, remote
         self._progress("resolve", remote.host)
         sock, local = open_socket(family, remote)
-        self._sock = sock
         try:
             if self._tunnel_options is not None:
-                self.tunnel = Tunnel(
-                    self._tunnel_options,
-                    sock,
-                    self._rng,
-                    clock=loop.time,
-                    add_reader=loop.add_reader,
-                    remove_reader=loop.remove_reader,
-                )
+                self.tunnel = self._new_tunnel(sock)
         except BaseException:
             sock.close()
             raise
-        loop.add_reader(sock.fileno(), self._on_socket_readable)
-        self._conn = make_connection(self._settings, local=local, remote=remote, rng=self._rng)
+        self._use_socket(sock)
+        self._start_watching()
         self.connect_started_at = loop.time()
+        self._connect(local, remote, self.connect_started_at)
+
+    def _new_tunnel(self, sock: socket.socket) -> Tunnel:
+        loop = self._loop
+        assert loop is not None and self._tunnel_options is not None
+        return Tunnel(
+            self._tunnel_options,
+            sock,
+            self._rng,
+            clock=loop.time,
+            add_reader=loop.add_reader,
+            remove_reader=loop.remove_reader,
+            on_engine_event=self._on_engine_event,
+        )
+
+    def _connect(self, local: Endpoint, remote: Endpoint, now: float) -> None:
+        addresses: tuple[IPAddress, ...] = ()
+        tunnel = self.tunnel
+        if tunnel is not None and tunnel.config is not None:
+            addresses = tunnel.config.addresses  # ask for the same virtual IP again
+        if isinstance(self._settings, Ikev1Settings):
+            self._conn = Ikev1Connection(self._settings, local=local, remote=remote, rng=self._rng)
+        else:
+            self._conn = Ikev2Connection(
+                self._settings, local=local, remote=remote, rng=self._rng, addresses=addresses
+            )
+        self._last_state = None
         # The core reads no clock: it gets the time of day here, for certificate checks.
-        self._conn.connect(self.connect_started_at, wall_time=time.time())
+        self._conn.connect(now, wall_time=time.time())
         self._pump()
 
+    def _use_socket(self, sock: socket.socket) -> None:
+        loop = self._loop
+        assert loop is not None
+        old = self._sock
+        if old is not None:
+            loop.remove_reader(old.fileno())
+            old.close()
+        self._sock = sock
+        loop.add_reader(sock.fileno(), self._on_socket_readable)
+        if self.tunnel is not None:
+            self.tunnel.set_socket(sock)
+
+    def _start_watching(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        self._suspend = SuspendDetector(interval=TICK, monotonic=loop.time)
+        self._tick = loop.call_later(TICK, self._on_tick)
+        if self._policy.follow_addresses:
+            self._routes = open_route_monitor()
+            if self._routes is not None:
+                loop.add_reader(self._routes.fileno(), self._on_route_change)
+
     async def wait_closed(self) -> IkeSaClosed:
-        """Wait until the IKE SA is closed; returns why."""
+        """Wait until the IKE SA is closed for good (no reconnect follows); returns why."""
         assert self._closed is not None
         await self._closed.wait()
         assert self.result is not None
@@ -165,29 +285,37 @@ class IkeSession:
 
     async def close(self, reason: str = "closed by user", timeout: float = CLOSE_TIMEOUT) -> None:
         """Delete the IKE SA (waiting at most ``timeout`` s), then undo the host changes."""
-        if self._conn is None or self._loop is None or self._closed is None:
+        if self._loop is None or self._closed is None:
             return
+        self._closing = True
         if not self._closed.is_set():
-            self._conn.close(self._loop.time(), reason)
-            self._pump()
-            try:
-                await asyncio.wait_for(self._closed.wait(), timeout)
-            except TimeoutError:
-                logger.warning("the gateway did not confirm the Delete within %.1f s", timeout)
-                if self.result is None:
-                    self.result = IkeSaClosed(reason)
-                self._closed.set()
+            conn = self._conn
+            if conn is None or conn.state == IkeSaState.CLOSED:
+                # Between two connections (reconnecting): nothing to delete at the gateway.
+                self._final(IkeSaClosed(reason))
+            else:
+                conn.close(self._loop.time(), reason)
+                self._pump()
+                try:
+                    await asyncio.wait_for(self._closed.wait(), timeout)
+                except TimeoutError:
+                    logger.warning("the gateway did not confirm the Delete within %.1f s", timeout)
+                    if self.result is None:
+                        self.result = IkeSaClosed(reason)
+                    self._closed.set()
         self.shutdown()
 
     # -- input ---------------------------------------------------------------------------
 
     def _on_socket_readable(self) -> None:
         sock, conn, loop = self._sock, self._conn, self._loop
-        if sock is None or conn is None or loop is None:
+        if sock is None or loop is None:
             return
         tunnel = self.tunnel if self.tunnel is not None and not self.tunnel.closed else None
         now = loop.time()
         ike = False
+        alive = False
+        unknown = tunnel.engine.drops[DropReason.UNKNOWN_SPI] if tunnel is not None else 0
         recvfrom = sock.recvfrom
         for _ in range(BATCH):
             try:
@@ -197,21 +325,47 @@ class IkeSession:
             except OSError as exc:
                 logger.debug("socket error: %s", exc)
                 break
-            if (
-                tunnel is not None
-                and len(data) > 1
-                and data[:4] != NON_ESP_MARKER
-                and addr[1] != IKE_PORT
-            ):
-                tunnel.receive_esp(data, now)
+            if len(data) > 1 and data[:4] != NON_ESP_MARKER and addr[1] != IKE_PORT:
+                if tunnel is not None:
+                    alive |= tunnel.receive_esp(data, now)
                 continue
-            conn.receive_datagram(data, Endpoint(str(addr[0]), int(addr[1])), now)
-            self.ike_datagrams += 1
-            ike = True
+            if conn is not None:
+                conn.receive_datagram(data, Endpoint(str(addr[0]), int(addr[1])), now)
+                self.ike_datagrams += 1
+                ike = True
         if tunnel is not None:
             tunnel.flush_tun()  # the batch's inner packets, coalesced where they can be
+            if conn is not None and conn.state == IkeSaState.ESTABLISHED:
+                if alive:
+                    conn.inbound_activity(now)
+                if tunnel.engine.drops[DropReason.UNKNOWN_SPI] > unknown:
+                    # ESP on an SPI we do not have: the gateway may know an SA we lost.
+                    conn.check_liveness(now)
+                    ike = True
+                if tunnel.engine.has_events and isinstance(conn, Ikev2Connection):
+                    self._apply_engine_events(conn, now)
+                    ike = True
         if ike:
             self._pump()
+
+    def _on_engine_event(self) -> None:
+        conn, loop = self._conn, self._loop
+        if conn is None or loop is None:
+            return
+        if isinstance(conn, Ikev2Connection):  # IKEv1 rekeys its phase 2 on its own clock
+            self._apply_engine_events(conn, loop.time())
+        self._pump()
+
+    def _apply_engine_events(self, conn: Ikev2Connection, now: float) -> None:
+        """SoftExpired / SequenceExhausted → rekey; HardExpired → the SA is gone (RFC 4301)."""
+        tunnel = self.tunnel
+        if tunnel is None:
+            return
+        while (event := tunnel.engine.next_event()) is not None:
+            if isinstance(event, HardExpired):
+                conn.expire_child_sa(event.spi_in, now)
+            else:
+                conn.rekey_child_sa(event.spi_in, now)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -233,6 +387,71 @@ class IkeSession:
         interval = self.tunnel.options.keepalive_interval
         if interval > 0:
             self._keepalive = self._loop.call_later(interval, self._on_keepalive)
+
+    def _on_tick(self) -> None:
+        """Once a second: purge old SAs, notice a suspend, check where we send from."""
+        loop = self._loop
+        self._tick = None
+        if loop is None or self.result is not None:
+            return
+        now = loop.time()
+        tunnel = self.tunnel
+        if tunnel is not None and not tunnel.closed:
+            tunnel.engine.purge(now)
+        conn = self._conn
+        missed = self._suspend.check() if self._suspend is not None else 0.0
+        if conn is not None and conn.state == IkeSaState.ESTABLISHED:
+            if missed:
+                logger.info("we were away for %.1f s (suspend?): checking the gateway", missed)
+                self._progress("resume", f"away {missed:.1f} s: checking the gateway")
+                conn.check_liveness(now)
+            if self._policy.follow_addresses:
+                self._check_addresses(now)
+            self._pump()
+        self._tick = loop.call_later(TICK, self._on_tick)
+
+    def _on_route_change(self) -> None:
+        loop, routes = self._loop, self._routes
+        if loop is None or routes is None:
+            return
+        drain(routes)
+        if self._route_check is None:
+            self._route_check = loop.call_later(ROUTE_SETTLE, self._on_route_settled)
+
+    def _on_route_settled(self) -> None:
+        self._route_check = None
+        conn, loop = self._conn, self._loop
+        if conn is None or loop is None or conn.state != IkeSaState.ESTABLISHED:
+            return
+        self._check_addresses(loop.time())
+        self._pump()
+
+    def _check_addresses(self, now: float) -> None:
+        """Follow a change of the address we reach the gateway from (RFC 4555 §3.5)."""
+        sock, conn, remote = self._sock, self._conn, self._remote
+        if sock is None or conn is None or remote is None:
+            return
+        wanted = source_address_for(self._family, remote.host, remote.port)
+        try:
+            bound = sock.getsockname()[0]
+        except OSError:
+            return
+        if wanted is None or wanted == bound:
+            return  # no route at all (wait for one), or nothing changed
+        try:
+            new_sock, local = open_socket(self._family, conn.remote)
+        except GatewayUnreachable as exc:
+            logger.info("the path to the gateway changed, but: %s", exc)
+            return
+        self._use_socket(new_sock)
+        self.roams += 1
+        if isinstance(conn, Ikev2Connection) and conn.update_local_endpoint(local, now):
+            self._progress("roaming", f"{bound} -> {local.host}: MOBIKE, same IKE SA")
+            return
+        # Without MOBIKE the gateway would not follow us: start over from the new address.
+        reason = f"our address changed ({bound} -> {local.host}) and MOBIKE is not available"
+        conn.close(now, reason)
+        self._lost(IkeSaClosed(reason, PeerLost(reason)))
 
     # -- output and events ------------------------------------------------------------------
 
@@ -264,6 +483,8 @@ class IkeSession:
             self._apply(event, conn)
             if self._on_event is not None:
                 self._on_event(event)
+            if conn is not self._conn:
+                break  # this connection ended and a reconnect began; its events are done
         if self.result is not None:
             self.shutdown()
 
@@ -274,29 +495,113 @@ class IkeSession:
     def _apply(self, event: IkeEvent, conn: IkeConnection) -> None:
         tunnel = self.tunnel if self.tunnel is not None and not self.tunnel.closed else None
         if isinstance(event, IkeSaClosed):
-            self.result = event
-            if self._closed is not None:
-                self._closed.set()
+            if self._should_reconnect(event):
+                self._lost(event)
+            else:
+                self._final(event)
         elif tunnel is None:
             return
         elif isinstance(event, ConfigReceived):
+            old = tunnel.config
+            if tunnel.tun_name is not None and old is not None and old.addresses != event.addresses:
+                # A reconnect brought another virtual IP: set the host up afresh.
+                logger.info("new virtual IP %s: rebuilding the tunnel", event.addresses)
+                tunnel.close()
+                self.tunnel = tunnel = self._new_tunnel(self._sock)  # type: ignore[arg-type]
             tunnel.on_config(event)
         elif isinstance(event, ChildSaEstablished):
             tunnel.on_child(event, conn.remote)
+            self._was_up = True
+            if self._reconnecting and self._loop is not None:
+                self._reconnecting = False
+                self._backoff.reset()
+                if self.lost_at is not None:
+                    self.last_outage = self._loop.time() - self.lost_at
+                self._progress("reconnected", f"tunnel up again after {self.last_outage:.1f} s")
             if conn.udp_encapsulation:
                 self._arm_keepalive()
         elif isinstance(event, ChildSaDeleted):
-            tunnel.on_child_deleted(event.spi_in)
+            tunnel.on_child_deleted(event.spi_in, rekeyed=event.rekeyed, now=self.now())
+        elif isinstance(event, IkeSaAddressesUpdated):
+            tunnel.set_destination(event.remote)
+
+    # -- losing the gateway, and reconnecting ---------------------------------------------
+
+    def _should_reconnect(self, event: IkeSaClosed) -> bool:
+        if not self._policy.enabled or self._closing or event.error is None:
+            return False
+        if isinstance(event.error, _FINAL_ERRORS):
+            return False
+        # A lost gateway after the tunnel was up, or any failure while reconnecting.
+        return isinstance(event.error, PeerLost) or (self._reconnecting and self._was_up)
+
+    def _final(self, event: IkeSaClosed) -> None:
+        self.result = event
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self._closed is not None:
+            self._closed.set()
+
+    def _lost(self, event: IkeSaClosed) -> None:
+        """The IKE SA is gone but the tunnel should stay: reconnect, with backoff."""
+        loop = self._loop
+        if loop is None:
+            return
+        restarted = isinstance(event.error, PeerLost) and event.error.restarted
+        if not self._reconnecting:
+            self.lost_at = loop.time()
+        self._reconnecting = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        tunnel = self.tunnel
+        if tunnel is not None and not tunnel.closed:
+            if self._policy.keep_tunnel:
+                tunnel.release_sas()
+            else:
+                tunnel.close()
+                self.tunnel = None
+        self._conn = None
+        delay = 0.0 if restarted and self._backoff.attempts == 0 else self._backoff.next()
+        if restarted and self._backoff.attempts == 0:
+            self._backoff.attempts = 1
+        self.reconnects += 1
+        self._progress("reconnect", f"in {delay:.1f} s: {event.reason}")
+        logger.warning("lost the gateway (%s); reconnecting in %.1f s", event.reason, delay)
+        self._retry = loop.call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        self._retry = None
+        loop = self._loop
+        if loop is None or self._closing or self.result is not None:
+            return
+        try:
+            family, remote = resolve_gateway(self._gateway, self._port)
+            sock, local = open_socket(family, remote)
+        except GatewayUnreachable as exc:
+            self._lost(IkeSaClosed(str(exc), exc))
+            return
+        self._family, self._remote = family, remote
+        if self.tunnel is None and self._tunnel_options is not None:
+            self.tunnel = self._new_tunnel(sock)
+        self._use_socket(sock)
+        self._connect(local, remote, loop.time())
 
     def shutdown(self) -> list[str]:
         """Stop timers and readers, undo the host changes, close the socket (idempotent)."""
         failures: list[str] = []
-        for handle in (self._timer, self._keepalive):
+        for handle in (self._timer, self._keepalive, self._tick, self._retry, self._route_check):
             if handle is not None:
                 handle.cancel()
-        self._timer = self._keepalive = None
+        self._timer = self._keepalive = self._tick = self._retry = self._route_check = None
         if self.tunnel is not None:
             failures = self.tunnel.close()
+        if self._routes is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(self._routes.fileno())
+            self._routes.close()
+            self._routes = None
         if self._sock is not None:
             if self._loop is not None:
                 self._loop.remove_reader(self._sock.fileno())

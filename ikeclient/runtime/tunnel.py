@@ -42,7 +42,7 @@ from ikeclient.crypto.random import RandomSource
 from ikeclient.esp.engine import DropReason, EspEngine
 from ikeclient.esp.mss import clamp_mss
 from ikeclient.esp.offload import VNET_HDR_LEN, ZERO_VNET_HDR, coalesce, from_tun
-from ikeclient.esp.sa import EspSaConfig
+from ikeclient.esp.sa import EspSaConfig, SaLimits
 from ikeclient.esp.selectors import Selector
 from ikeclient.ike.events import (
     ChildSaEstablished,
@@ -86,6 +86,9 @@ class TunnelOptions:
     udp_gso: bool = True
     tun_offload: bool = True  # IFF_VNET_HDR: coalesced (GRO) writes to the TUN
     tun_tso: bool = False  # TSO reads from the TUN, split here (slower in Python so far)
+    rekey_grace: float = 2.0  # seconds a replaced SA's inbound half still takes packets
+    limits: SaLimits | None = None  # byte/packet lifetimes of each child SA (soft, hard)
+    limit_jitter: float = 0.1  # soft byte/packet limits come up to this share early
 
 
 @dataclass(slots=True)
@@ -111,7 +114,9 @@ def selectors_of(ranges: tuple[TrafficSelectorRange, ...]) -> tuple[Selector, ..
     )
 
 
-def esp_config(child: ChildSaEstablished, replay_window: int) -> EspSaConfig:
+def esp_config(
+    child: ChildSaEstablished, replay_window: int, limits: SaLimits | None = None
+) -> EspSaConfig:
     """The ESP engine's view of a child SA the IKE side negotiated."""
     keys = child.keys
     return EspSaConfig(
@@ -128,6 +133,7 @@ def esp_config(child: ChildSaEstablished, replay_window: int) -> EspSaConfig:
         local_ts=selectors_of(child.local_ts),
         remote_ts=selectors_of(child.remote_ts),
         replay_window=replay_window,
+        limits=limits,
     )
 
 
@@ -174,9 +180,12 @@ class Tunnel:
         clock: Callable[[], float],
         add_reader: Callable[[int, Callable[[], None]], None],
         remove_reader: Callable[[int], object],
+        on_engine_event: Callable[[], None] | None = None,
     ) -> None:
         self.options = options
         self._sock = sock
+        self._rng = rng
+        self._on_engine_event = on_engine_event
         self._clock = clock
         self._add_reader = add_reader
         self._remove_reader = remove_reader
@@ -214,10 +223,32 @@ class Tunnel:
     def on_config(self, config: ConfigReceived) -> None:
         self._config = config
 
+    @property
+    def config(self) -> ConfigReceived | None:
+        """What the gateway handed out last (virtual IP, DNS)."""
+        return self._config
+
+    def _limits(self) -> SaLimits | None:
+        limits = self.options.limits
+        jitter = self.options.limit_jitter
+        if limits is None or jitter <= 0:
+            return limits
+        fraction = 1.0 - jitter * int.from_bytes(self._rng.random_bytes(2), "big") / 65536
+        return SaLimits(
+            soft_bytes=int(limits.soft_bytes * fraction),
+            hard_bytes=limits.hard_bytes,
+            soft_packets=int(limits.soft_packets * fraction),
+            hard_packets=limits.hard_packets,
+        )
+
     def on_child(self, child: ChildSaEstablished, gateway: Endpoint) -> None:
-        """Install the child SA; the first one also brings up the TUN, addresses, routes, DNS."""
-        config = esp_config(child, self.options.replay_window)
-        self.engine.install_sa(config)
+        """Install the child SA; the first one also brings up the TUN, addresses, routes, DNS.
+
+        A rekeyed SA the gateway started has its outbound half deferred until the
+        gateway proves it installed the SA (``ChildSaEstablished.outbound_deferred``).
+        """
+        config = esp_config(child, self.options.replay_window, self._limits())
+        self.engine.install_sa(config, outbound_active=not child.outbound_deferred)
         self.children.append(child)
         self.ever_up = True
         self._dest = (gateway.host, gateway.port)
@@ -261,41 +292,60 @@ class Tunnel:
             ("GRO+TSO" if tun.tso else "GRO") if self._gro else "off",
         )
 
-    def on_child_deleted(self, spi_in: int) -> None:
+    def on_child_deleted(self, spi_in: int, *, rekeyed: bool = False, now: float = 0.0) -> None:
+        """Remove a child SA; a rekeyed one keeps its inbound half for ``rekey_grace`` seconds."""
         if any(c.spi_in == spi_in for c in self.children):
-            s = self.engine.stats(spi_in)
-            done = self._retired
-            self._retired = (
-                done[0] + s.packets_in,
-                done[1] + s.bytes_in,
-                done[2] + s.packets_out,
-                done[3] + s.bytes_out,
-            )
-        self.engine.remove_sa(spi_in)
+            try:
+                s = self.engine.stats(spi_in)
+            except KeyError:
+                pass
+            else:
+                done = self._retired
+                self._retired = (
+                    done[0] + s.packets_in,
+                    done[1] + s.bytes_in,
+                    done[2] + s.packets_out,
+                    done[3] + s.bytes_out,
+                )
+        grace = self.options.rekey_grace
+        self.engine.remove_sa(spi_in, linger_until=now + grace if rekeyed and grace > 0 else None)
         self.children = [c for c in self.children if c.spi_in != spi_in]
+
+    def release_sas(self) -> None:
+        """Forget every SA (the IKE SA is gone) but keep TUN, routes and DNS: a reconnect comes."""
+        for child in list(self.children):
+            self.on_child_deleted(child.spi_in)
+        for spi_in in self.engine.installed():
+            self.engine.remove_sa(spi_in)
+
+    def set_socket(self, sock: socket.socket) -> None:
+        """ESP goes out through ``sock`` from now on (roaming, reconnecting)."""
+        self._sock = sock
 
     def set_destination(self, gateway: Endpoint) -> None:
         """Where ESP goes (the gateway's NAT-T endpoint)."""
         self._dest = (gateway.host, gateway.port)
 
-    def receive_esp(self, data: bytes, now: float) -> None:
+    def receive_esp(self, data: bytes, now: float) -> bool:
         """One ESP datagram from the socket: decapsulate; write the inner packet to the TUN.
 
         With TUN offloads the packet is queued: the caller ends its batch with
-        :meth:`flush_tun`, which coalesces and writes the queue.
+        :meth:`flush_tun`, which coalesces and writes the queue. Returns True when
+        the packet was valid (the gateway is alive).
         """
         inner = self.engine.decapsulate(data, now)
         if inner is None or self._tun_fd < 0:
-            return
+            return inner is not None
         if self._mss4:
             inner = _syn_mss(inner, self._mss4, self._mss6)
         if self._vnet:
             self._pending.append(inner)
-            return
+            return True
         try:
             os.write(self._tun_fd, inner)
         except OSError:
             self.counters.tun_write_drops += 1
+        return True
 
     def flush_tun(self) -> None:
         """Write the packets :meth:`receive_esp` queued, TCP segments coalesced (GRO)."""
@@ -369,6 +419,8 @@ class Tunnel:
             self.counters.tun_packets_read += len(out)
             self.last_sent = now
             self._send(out, dest)
+        if self.engine.has_events and self._on_engine_event is not None:
+            self._on_engine_event()
 
     def _send(self, packets: list[bytes], dest: tuple[str, int]) -> None:
         """Send ESP packets; runs of equal size go out as one UDP GSO send (UDP_SEGMENT).

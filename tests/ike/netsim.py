@@ -5,6 +5,9 @@ installed with ``drop_next`` / ``duplicate_next`` / ``hold_next`` act on the
 next datagrams matching a predicate, so a test can lose, repeat, delay or
 reorder exactly the packets it names. An optional NAT rewrites the
 initiator's source address and port on the way to the gateway and back.
+``initiator`` (the client's address) and ``nat_port_base`` (where the NAT maps
+its ports) can change mid-test, as a roaming client or a NAT that forgot its
+mappings would.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ikeclient.ike.identity import Identity
 from ikeclient.ike.v2.connection import Ikev2Connection
 from ikeclient.ike.v2.enums import ExchangeType
 from ikeclient.ike.v2.message import IkeHeader, pull_header
-from ikeclient.ike.v2.settings import Ikev2Settings, RetransmitPolicy
+from ikeclient.ike.v2.settings import NO_LIFETIMES, Ikev2Settings, RetransmitPolicy
 from tests.ikev2_responder import GATEWAY, NON_ESP_MARKER, ResponderDouble
 
 INITIATOR = "192.0.2.10"
@@ -40,8 +43,15 @@ def settings(
     esp: str | list[str] = "aes256gcm16",
     **kw: object,
 ) -> Ikev2Settings:
-    """Profile settings for the tests; keyword arguments override fields."""
+    """Profile settings for the tests; keyword arguments override fields.
+
+    Lifetimes, liveness checks and MOBIKE are off unless a test turns them on, so the
+    basic exchanges run without timers of their own.
+    """
     values: dict[str, object] = {
+        "lifetimes": NO_LIFETIMES,
+        "dpd_delay": 0.0,
+        "mobike": False,
         "local_id": LOCAL_ID,
         "psk": PSK,
         "ike_proposals": parse_proposals([ike] if isinstance(ike, str) else ike, ike=True),
@@ -133,6 +143,8 @@ class Network:
         self.conn = conn
         self.gw = gw
         self.nat = nat  # the NAT's public address, or None for a direct path
+        self.initiator = INITIATOR  # the client's own address (MOBIKE tests change it)
+        self.nat_port_base = 30000
         self.log: list[Datagram] = []  # every datagram delivered, in order
         self.dropped: list[Datagram] = []
         self.held: list[Datagram] = []
@@ -160,23 +172,28 @@ class Network:
     # -- moving --------------------------------------------------------------------------
 
     def _outside(self, src: Endpoint) -> Endpoint:
-        return src if self.nat is None else Endpoint(self.nat, 30000 + src.port)
+        return src if self.nat is None else Endpoint(self.nat, self.nat_port_base + src.port)
 
     def _inside(self, dst: Endpoint) -> Endpoint:
         if self.nat is None:
             return dst
-        return Endpoint(INITIATOR, dst.port - 30000)
+        if dst.host != self.nat or not 0 < dst.port - self.nat_port_base < 65536:
+            return Endpoint("0.0.0.0", 0)
+        return Endpoint(self.initiator, dst.port - self.nat_port_base)
 
     def collect(self, now: float) -> list[Datagram]:
         """What the initiator wants to send now, as datagrams (source port = destination port)."""
         return [
-            Datagram(data, Endpoint(INITIATOR, dst.port), dst)
+            Datagram(data, Endpoint(self.initiator, dst.port), dst)
             for data, dst in self.conn.datagrams_to_send(now)
         ]
 
     def deliver(self, d: Datagram, now: float) -> list[Datagram]:
         """Deliver one datagram; return what the receiver sent in answer."""
         self.log.append(d)
+        if d.dst.host == "0.0.0.0":
+            self.dropped.append(d)  # the NAT has no mapping for it any more
+            return []
         if d.to_gateway:
             src = self._outside(d.src)
             return [
@@ -210,10 +227,11 @@ class Network:
             self.wire.remove(d)  # counted again when it goes out
         self.pump(now, held)
 
-    def from_gateway(self, data: bytes, now: float, *, port: int = 4500) -> None:
-        """Inject a datagram the gateway originates (e.g. its own request)."""
-        dst = self._inside(self._outside(Endpoint(INITIATOR, port)))
-        self.pump(now, [Datagram(data, Endpoint(GATEWAY, port), dst)])
+    def from_gateway(self, data: bytes | list[bytes], now: float, *, port: int = 4500) -> None:
+        """Inject datagrams the gateway originates (e.g. its own requests)."""
+        dst = self._inside(self._outside(Endpoint(self.initiator, port)))
+        items = [data] if isinstance(data, bytes) else data
+        self.pump(now, [Datagram(d, Endpoint(GATEWAY, port), dst) for d in items])
 
     def run_timers(self, until: float) -> float:
         """Fire the initiator's timers up to ``until``; return the time reached."""

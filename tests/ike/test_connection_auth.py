@@ -137,7 +137,7 @@ def test_gateway_certificate_and_client_psk(pki: Pki) -> None:
         for c in (pki.ca.cert, pki.big_ca.cert)
     )
     assert certreq.data == expected
-    auth = net.conn._auth.authenticator  # type: ignore[union-attr]
+    auth = net.conn._current.auth.authenticator  # type: ignore[union-attr]
     assert auth.scheme == "RSA-PKCS1-SHA256"  # RFC 7427: the gateway saw our hashes
     assert "gw.ike.lab" in (auth.remote_certificate or "")
 
@@ -155,7 +155,7 @@ def test_gateway_rsa_classic_and_rfc7427(pki: Pki, classic: bool) -> None:
     established(net, events)
     resp = [d for d in net.log if AUTH_RESPONSE(d)]
     assert resp
-    auth = net.conn._auth.authenticator  # type: ignore[union-attr]
+    auth = net.conn._current.auth.authenticator  # type: ignore[union-attr]
     assert auth.scheme == ("RSA-PKCS1-SHA1" if classic else "RSA-PKCS1-SHA256")
 
 
@@ -164,7 +164,7 @@ def test_gateway_ecdsa(pki: Pki, classic: bool) -> None:
     gw = cert_gateway(pki, pki.gw_ecdsa, rfc7427=not classic)
     net, events = run(gateway_cert_auth(pki), gw)
     established(net, events)
-    assert net.conn._auth.authenticator.scheme == "ECDSA-SHA256"  # type: ignore[union-attr]
+    assert net.conn._current.auth.authenticator.scheme == "ECDSA-SHA256"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -356,7 +356,7 @@ def test_eap_mschapv2(pki: Pki) -> None:
     assert [type(p) for p in requests[1].payloads] == [EapPayload]
     assert [type(p) for p in requests[4].payloads] == [AuthPayload]
     assert gw.auth_verified is True  # the MSK-keyed AUTH of ours verified at the gateway
-    peer = net.conn._auth.authenticator._eap  # type: ignore[union-attr]
+    peer = net.conn._current.auth.authenticator._eap  # type: ignore[union-attr]
     assert peer is not None and peer.method is not None
     assert peer.method.msk == server.msk and len(server.msk or b"") == 64
 

@@ -87,13 +87,13 @@ def build(mode: str, rounds: int) -> tuple[Network, list[bytes]]:
 
 def authentic(net: Network, payloads: list[Payload]) -> bytes:
     sa = net.gw.sa
-    assert net.conn._outstanding is not None
+    assert net.conn._current.outstanding is not None
     return NON_ESP_MARKER + seal(
         spi_i=sa.spi_i,
         spi_r=sa.spi_r,
         exchange=ExchangeType.IKE_AUTH,
         flags=HeaderFlag.RESPONSE,
-        message_id=net.conn._outstanding.message_id,
+        message_id=net.conn._current.outstanding.message_id,
         payloads=payloads,
         cipher=sa.outbound,
         rng=net.gw.rng,

@@ -47,7 +47,7 @@ def write_profile(
 
     Defaults: gateway ``lab.gateway_addr``, ``local_id`` client@ike.lab, ``remote_id``
     gw.ike.lab, ``remote_ts`` the server subnet, quick retransmissions. ``settings`` override
-    or add profile keys (use None to leave a key out).
+    or add profile keys (use None to leave a key out); a dict value becomes a table.
     """
     psk_path = lab.workdir / f"{name}.psk"
     psk_path.write_text(psk + "\n")
@@ -60,10 +60,14 @@ def write_profile(
         "remote_ts": [lab.server_subnet],
     }
     table.update(settings)
-    lines = [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    flat = {k: v for k, v in table.items() if v is not None and not isinstance(v, Mapping)}
+    lines = [f"{k} = {_toml_value(v)}" for k, v in flat.items()]
     rt = {"timeout": 0.5, "base": 1.5, "tries": 3}
     rt.update(retransmit or {})
     lines += ["", "[retransmit]"] + [f"{k} = {_toml_value(v)}" for k, v in rt.items()]
+    for key, sub in table.items():
+        if isinstance(sub, Mapping):  # a table, e.g. lifetimes={"child_rekey_time": 15}
+            lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in sub.items()]
     path = lab.workdir / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

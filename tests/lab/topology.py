@@ -24,8 +24,10 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -400,6 +402,145 @@ class Lab:
         self.gateway = gw
         gw.start()
         return gw
+
+    def restart_gateway(self, *, kill: bool = True, down_for: float = 0.0) -> StrongSwanGateway:
+        """Stop the gateway's charon (SIGKILL by PID, or SIGTERM) and start a fresh one with the
+        same configuration: it has forgotten every SA. Returns the new daemon."""
+        old = self.gateway
+        if old is None:
+            raise LabError("no gateway to restart")
+        if old.proc is not None and old.proc.poll() is None:
+            if kill:
+                old.proc.kill()
+                old.proc.wait(5)
+            else:
+                old.stop()
+        if down_for > 0:
+            time.sleep(down_for)
+        self.gateway = None
+        return self.start_gateway(old.config)
+
+    def add_uplink(
+        self,
+        *,
+        client_addr: str = "198.18.4.2",
+        nat_addr: str = "198.18.4.1",
+        public_addr: str = "198.18.2.3",
+        metric: int = 100,
+    ) -> str:
+        """A second link from the client to the NAT (another network, as Wi-Fi next to LTE).
+
+        The client gets ``client_addr``/24 and a default route through it with ``metric``
+        (less preferred than the first one while that exists); the NAT maps traffic from
+        it to its second public address ``public_addr``, so the gateway sees a new
+        address when the client moves. Returns the client-side interface name.
+        """
+        client_if, nat_if = self.prefix + "c1", self.prefix + "n2"
+        _ip("link", "add", client_if, "netns", self.client_ns, "type", "veth", "peer", "name",
+            nat_if, "netns", self.nat_ns)  # fmt: skip
+        _ip("-n", self.client_ns, "addr", "add", f"{client_addr}/24", "dev", client_if)
+        _ip("-n", self.client_ns, "link", "set", client_if, "up")
+        _ip("-n", self.nat_ns, "addr", "add", f"{nat_addr}/24", "dev", nat_if)
+        _ip("-n", self.nat_ns, "link", "set", nat_if, "up")
+        _ip("-n", self.nat_ns, "addr", "add", f"{public_addr}/24", "dev", self.nat_outside_if)
+        _ip("-n", self.client_ns, "route", "add", "default", "via", nat_addr, "dev", client_if,
+            "metric", str(metric))  # fmt: skip
+        rules = (
+            "table ip labnat2 {\n"
+            "  chain postrouting {\n"
+            "    type nat hook postrouting priority srcnat - 1; policy accept;\n"
+            f'    iifname "{nat_if}" oifname "{self.nat_outside_if}" snat to {public_addr}\n'
+            "  }\n"
+            "}\n"
+        )
+        res = self.run(self.nat_ns, ["nft", "-f", "-"], input=rules)
+        if res.returncode != 0:
+            raise LabError(f"nft failed: {res.stderr}")
+        return client_if
+
+    def set_link(self, ns: str, dev: str, up: bool) -> None:
+        """Bring an interface up or down (its routes go with it, as when Wi-Fi drops)."""
+        _ip("-n", ns, "link", "set", dev, "up" if up else "down")
+
+    def netem(self, ns: str, dev: str, spec: Sequence[str] | None) -> None:
+        """Impair ``dev``'s egress with netem (``["delay", "50ms", "20ms", "loss", "5%"]``), or
+        remove the impairment with None (tc-netem(8))."""
+        if spec is None:
+            self.run(ns, ["tc", "qdisc", "del", "dev", dev, "root"])
+            return
+        res = self.run(ns, ["tc", "qdisc", "replace", "dev", dev, "root", "netem", *spec])
+        if res.returncode != 0:
+            raise LabError(f"netem on {dev}: {res.stderr.strip()}")
+
+    def impair(
+        self,
+        *,
+        delay: float = 0.050,
+        jitter: float = 0.020,
+        loss: float = 0.05,
+        reorder: float = 0.05,
+        seed: int = 7,
+    ) -> subprocess.Popen[Any]:
+        """Make the path through the NAT lossy, slow and reordering, for UDP 500 and 4500.
+
+        netem would do this on the NAT's links, but this kernel has no sch_netem; the
+        relay of :mod:`tests.lab.impair` runs in the NAT namespace instead and an
+        nftables ``redirect`` hands it the client's IKE and ESP. Each direction gets
+        ``delay`` ± ``jitter`` (uniform, so packets overtake each other), ``loss`` and
+        an extra ``reorder`` share held back 10 ms. Returns the relay (stopped with the lab,
+        or by :meth:`stop_process`).
+        """
+        relay = self.popen(
+            self.nat_ns,
+            [
+                sys.executable,
+                "-m",
+                "tests.lab.impair",
+                self.nat_inside_addr,
+                self.gateway_addr,
+                "--delay",
+                str(delay),
+                "--jitter",
+                str(jitter),
+                "--loss",
+                str(loss),
+                "--reorder",
+                str(reorder),
+                "--seed",
+                str(seed),
+            ],
+            env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert relay.stdout is not None
+        if relay.stdout.readline().strip() != "relaying":
+            raise LabError("the impairment relay did not start")
+        rules = (
+            "table ip labimpair {\n"
+            "  chain prerouting {\n"
+            "    type nat hook prerouting priority dstnat; policy accept;\n"
+            f'    iifname "{self.nat_inside_if}" ip daddr {self.gateway_addr} '
+            "udp dport { 500, 4500 } redirect\n"
+            "  }\n"
+            "}\n"
+        )
+        res = self.run(self.nat_ns, ["nft", "-f", "-"], input=rules)
+        if res.returncode != 0:
+            raise LabError(f"nft failed: {res.stderr}")
+        return relay
+
+    def flush_nat(self) -> None:
+        """Make the NAT forget every mapping, as a home router that rebooted: the client's
+        next packet gets a new public port (masquerade ``random``). Done by deleting the
+        conntrack entries through ``conntrack`` if installed, else by re-creating the
+        NAT's outside link address (which drops the masquerade mappings on it)."""
+        res = self.run(self.nat_ns, ["conntrack", "-F"])
+        if res.returncode == 0:
+            return
+        addr = f"{self.nat_outside_addr}/24"
+        _ip("-n", self.nat_ns, "addr", "del", addr, "dev", self.nat_outside_if)
+        _ip("-n", self.nat_ns, "addr", "add", addr, "dev", self.nat_outside_if)
 
     def start_reference_client(
         self, config: ClientConfig | None = None, name: str = "refclient"

@@ -98,6 +98,11 @@ class IkeSaInitExchange:
         self._fake_natd_source = rng.random_bytes(20) if settings.force_encapsulation else None
         self.key_exchange: KeyExchange = create_key_exchange(settings.ike_proposals[0].ke[0], rng)
 
+    @property
+    def fake_natd_source(self) -> bytes | None:
+        """The NAT_DETECTION_SOURCE_IP value used instead of ours (forced encapsulation)."""
+        return self._fake_natd_source
+
     def build_request(self) -> list[Payload]:
         """The payloads of the (next) IKE_SA_INIT request."""
         payloads: list[Payload] = []

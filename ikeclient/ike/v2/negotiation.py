@@ -4,6 +4,11 @@ Turns our typed ``ProposalSpec`` offers into an SA payload, checks that the
 single proposal a responder returns is one we offered (and picks exactly one
 transform of each type from it), and converts traffic selectors between the
 wire form and ``TrafficSelectorRange``, including the narrowing check.
+
+When the gateway starts a CREATE_CHILD_SA exchange (a rekey, RFC 7296 §2.8,
+§2.18) we are the responder: :func:`choose_proposal` picks one of its
+proposals that our profile allows, and :func:`narrow_selectors` narrows its
+traffic selectors to the ones the SA already has.
 """
 
 from __future__ import annotations
@@ -113,6 +118,130 @@ def select_accepted(
             f"the gateway's proposal has unexpected transform types {sorted(by_type)}"
         )
     return ChosenAlgorithms(encr, integ, prf, ke, esn == EsnId.ESN), prop.spi
+
+
+def choose_proposal(
+    sa: SaPayload,
+    allowed: Sequence[ProposalSpec],
+    protocol: int,
+    *,
+    include_ke: bool,
+    prefer_ke: int | None = None,
+) -> tuple[Proposal, ChosenAlgorithms] | None:
+    """As responder: the first of the peer's proposals our profile allows (RFC 7296 §2.7).
+
+    Returns the proposal to send back (the peer's number, exactly one transform of
+    each type, the peer's SPI: the caller puts its own there) and the algorithms;
+    None when nothing matches. With ``include_ke`` a key exchange group must be
+    agreed too (PFS for a child SA, always for an IKE SA); ``prefer_ke`` (the
+    group of the peer's KE payload) wins when acceptable, so no INVALID_KE round
+    trip is needed.
+    """
+    for prop in sa.proposals:
+        if prop.protocol != protocol:
+            continue
+        for spec in allowed:
+            picked = _pick_transforms(prop, spec, include_ke=include_ke, prefer_ke=prefer_ke)
+            if picked is not None:
+                transforms, chosen = picked
+                return Proposal(prop.number, protocol, prop.spi, transforms), chosen
+    return None
+
+
+def _pick_transforms(
+    prop: Proposal, spec: ProposalSpec, *, include_ke: bool, prefer_ke: int | None
+) -> tuple[tuple[Transform, ...], ChosenAlgorithms] | None:
+    by_type: dict[int, list[Transform]] = {}
+    for t in prop.transforms:
+        by_type.setdefault(t.type, []).append(t)
+    encr = next(
+        (
+            t
+            for t in by_type.get(TransformType.ENCR, [])
+            if EncrSpec(t.id, t.key_length) in spec.encr
+        ),
+        None,
+    )
+    if encr is None:
+        return None
+    out = [encr]
+
+    def pick(ttype: TransformType, ours: Sequence[int], prefer: int | None = None) -> int | None:
+        theirs = [t.id for t in by_type.get(ttype, [])]
+        if not ours:
+            # We want none: acceptable when they offer none, or offer NONE (0).
+            return 0 if not theirs or 0 in theirs else -1
+        candidates = [i for i in theirs if i in ours]
+        if prefer is not None and prefer in candidates:
+            return prefer
+        return candidates[0] if candidates else -1
+
+    prf = pick(TransformType.PRF, spec.prf)
+    integ = pick(TransformType.INTEG, spec.integ)
+    ke = pick(TransformType.KE, spec.ke if include_ke else (), prefer_ke)
+    if TransformType.ESN in by_type or spec.esn:
+        esn = pick(TransformType.ESN, spec.esn or (EsnId.NO_ESN,))
+    else:
+        esn = 0
+    if -1 in (prf, integ, ke, esn):
+        return None
+    for ttype, value in (
+        (TransformType.PRF, prf),
+        (TransformType.INTEG, integ),
+        (TransformType.KE, ke),
+    ):
+        if value:
+            out.append(Transform(ttype, value, ()))
+    if TransformType.ESN in by_type:
+        out.append(Transform(TransformType.ESN, esn or 0, ()))
+    chosen = ChosenAlgorithms(
+        EncrSpec(encr.id, encr.key_length),
+        integ or None,
+        prf or None,
+        ke or None,
+        esn == EsnId.ESN,
+    )
+    return tuple(out), chosen
+
+
+def narrow_selectors(
+    offered: Sequence[TrafficSelector], ours: Sequence[TrafficSelectorRange]
+) -> tuple[TrafficSelectorRange, ...]:
+    """As responder: the parts of the peer's selectors that lie within ours (RFC 7296 §2.9).
+
+    Each offered selector is intersected with each of ours (addresses, protocol,
+    ports); empty intersections and selector types we do not know are left out.
+    """
+    out: list[TrafficSelectorRange] = []
+    for wire in offered:
+        try:
+            theirs = ts_from_wire(wire)
+        except InvalidSyntax:
+            continue
+        for mine in ours:
+            cut = _intersect(theirs, mine)
+            if cut is not None and cut not in out:
+                out.append(cut)
+    return tuple(out)
+
+
+def _intersect(a: TrafficSelectorRange, b: TrafficSelectorRange) -> TrafficSelectorRange | None:
+    if a.start.version != b.start.version:
+        return None
+    if a.ip_protocol and b.ip_protocol and a.ip_protocol != b.ip_protocol:
+        return None
+    start = max(int(a.start), int(b.start))
+    end = min(int(a.end), int(b.end))
+    lo, hi = max(a.start_port, b.start_port), min(a.end_port, b.end_port)
+    if end < start or hi < lo:
+        return None
+    return TrafficSelectorRange(
+        ipaddress.ip_address(start) if a.start.version == 4 else ipaddress.IPv6Address(start),
+        ipaddress.ip_address(end) if a.start.version == 4 else ipaddress.IPv6Address(end),
+        a.ip_protocol or b.ip_protocol,
+        lo,
+        hi,
+    )
 
 
 def ts_to_wire(ts: TrafficSelectorRange) -> TrafficSelector:

@@ -37,6 +37,52 @@ class RetransmitPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """When IKE and child SAs are renewed (soft limits) and when they die (hard limits).
+
+    strongSwan's model (``rekey_time``, ``life_time``, ``rand_time``): an SA is
+    rekeyed ``rekey_time`` seconds after it was made, minus a random share of up
+    to ``jitter`` of that time, so both ends do not rekey at once (RFC 7296
+    §2.8.1 asks for exactly that); it is gone at ``life_time`` (the hard limit,
+    by default 110 % of the soft one) if the rekey did not succeed. Child SAs
+    also have soft and hard limits in bytes and packets of either direction,
+    counted by the ESP engine. ``reauth_time`` > 0 makes a fresh IKE SA
+    (IKE_SA_INIT and IKE_AUTH again, make-before-break) that often; the
+    gateway can ask for the same with AUTH_LIFETIME (RFC 4478). Zero means no
+    limit everywhere.
+    """
+
+    ike_rekey_time: float = 14400.0
+    ike_life_time: float | None = None
+    reauth_time: float = 0.0
+    child_rekey_time: float = 3600.0
+    child_life_time: float | None = None
+    child_rekey_bytes: int = 0
+    child_life_bytes: int = 0
+    child_rekey_packets: int = 0
+    child_life_packets: int = 0
+    jitter: float = 0.1
+
+    @property
+    def ike_hard(self) -> float:
+        """The IKE SA's hard lifetime in seconds (0: none)."""
+        if self.ike_life_time is not None:
+            return self.ike_life_time
+        return self.ike_rekey_time * 1.1
+
+    @property
+    def child_hard(self) -> float:
+        """The child SA's hard lifetime in seconds (0: none)."""
+        if self.child_life_time is not None:
+            return self.child_life_time
+        return self.child_rekey_time * 1.1
+
+
+NO_LIFETIMES = Lifetimes(ike_rekey_time=0.0, child_rekey_time=0.0, jitter=0.0)
+"""Never rekey, never expire (tests, and gateways that rekey on their own)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ikev2Settings:
     """Everything an ``Ikev2Connection`` needs to know from the profile.
 
@@ -64,3 +110,14 @@ class Ikev2Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     fragmentation: bool = True
     fragment_size: int = 1280
+    # Staying connected (issue 5): lifetimes, liveness, roaming.
+    lifetimes: Lifetimes = field(default_factory=Lifetimes)
+    dpd_delay: float = 30.0
+    """Seconds without anything from the gateway before a liveness check (RFC 7296 §2.4); 0: off."""
+    dpd_timeout: float = 0.0
+    """Give up on an unanswered request of an established IKE SA after this many seconds
+    (0: when the retransmission schedule runs out)."""
+    mobike: bool = True
+    """Offer MOBIKE (RFC 4555): move the IKE and child SAs when our address changes."""
+    rekey_retry: float = 10.0
+    """Seconds before a rekey that failed (TEMPORARY_FAILURE, no answer) is tried again."""
