@@ -200,15 +200,15 @@ def test_phase2_rekey_during_ping_loses_nothing() -> None:
 def test_phase1_renewed_twice_during_ping_loses_nothing(xauth: bool) -> None:
     """``ike_lifetime = 60``: renewals at about 52 s and 104 s, during a 115 s ping.
 
-    strongSwan adopts the IPsec SAs and the virtual IP into the new IKE_SA with
-    ``unique = replace`` (with the default ``unique = no`` it would delete them with the old
-    ISAKMP SA); XAUTH runs again on every new ISAKMP SA.
+    strongSwan adopts the IPsec SAs and the virtual IP into the new IKE_SA ("detected reauth
+    of existing IKE_SA, adopting 1 children ... and 1 virtual IPs"), with the default
+    ``unique`` (PSK case) and with ``unique = replace`` (XAUTH case); XAUTH runs again on
+    every new ISAKMP SA.
     """
     require_root()
     with Lab() as lab:
-        gw = lab.start_gateway(
-            ikev1_gateway(lab, xauth=xauth, connection_extra={"unique": "replace"})
-        )
+        unique = {"unique": "replace"} if xauth else {}
+        gw = lab.start_gateway(ikev1_gateway(lab, xauth=xauth, connection_extra=unique))
         extra: dict[str, Any] = {}
         if xauth:
             extra = {

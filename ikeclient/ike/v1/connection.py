@@ -34,8 +34,8 @@ Its datagrams are routed by initiator cookie. Once it is up and no exchange is o
 old SA, this connection adopts its keys: DPD, Quick Modes and Informationals move to the
 new SA, the IPsec SAs keep running (RFC 2409 §5.5: they do not depend on the ISAKMP SA
 that made them), and the old ISAKMP SA is deleted. The gateway must keep the IPsec SAs
-when the old ISAKMP SA goes: strongSwan does with ``unique = replace`` (it adopts them and
-the virtual IP into the new IKE_SA), Cisco always does. If the gateway deletes our ISAKMP
+when the old ISAKMP SA goes: strongSwan 5.9 adopts them and the virtual IP into the new
+IKE_SA ("detected reauth of existing IKE_SA"). If the gateway deletes our ISAKMP
 SA while IPsec SAs are up, we keep them and renew at once; we do not answer a Main Mode
 the gateway starts itself (no responder role): our renewal comes first as long as our
 lifetime is shorter than the gateway's (strongSwan's default ``rekey_time`` is 4 h, our
