@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
 from ikeclient.crypto.encr import get_encr
 from ikeclient.crypto.integ import get_integ
@@ -93,7 +94,10 @@ class Ikev1Responder:
         xauth: tuple[str, bytes] | None = None,
         gateway_id: bytes = b"gw.ike.lab",
         peer: Endpoint = CLIENT,
+        virtual_ip: str = VIRTUAL_IP,
     ) -> None:
+        self.virtual_ip = virtual_ip
+        self.requested_ips: list[bytes] = []
         self.psk = psk
         self.rng = DeterministicRandomSource(seed)
         self.xauth = xauth
@@ -327,13 +331,18 @@ class Ikev1Responder:
             )
             return [self._protected(ExchangeType.TRANSACTION, set_mid, [status])]
         if attr.cfg_type == CfgType.REQUEST:
+            self.requested_ips += [
+                a.value
+                for a in attr.attributes
+                if a.type == ConfigAttribute.INTERNAL_IP4_ADDRESS and isinstance(a.value, bytes)
+            ]
             reply = AttributePayload(
                 CfgType.REPLY,
                 attr.identifier,
                 (
                     Attribute(
                         ConfigAttribute.INTERNAL_IP4_ADDRESS,
-                        ipaddress.IPv4Address(VIRTUAL_IP).packed,
+                        ipaddress.IPv4Address(self.virtual_ip).packed,
                     ),
                     Attribute(ConfigAttribute.INTERNAL_IP4_DNS, bytes((198, 18, 3, 53))),
                     Attribute(
@@ -438,4 +447,80 @@ class Ikev1Responder:
                 self.dpd_seen = int.from_bytes(p.data, "big")
 
 
-__all__ = ["GATEWAY", "SPLIT", "VIRTUAL_IP", "Ikev1Responder", "id_from_ts"]
+def initiator_cookie(data: bytes) -> bytes:
+    """The initiator cookie of a datagram, with or without the non-ESP marker."""
+    return data[4:12] if data[:4] == b"\x00\x00\x00\x00" else data[:8]
+
+
+class Ikev1Gateway:
+    """A gateway with several ISAKMP SAs for one client (phase 1 renewal, RFC 2409 §4.1).
+
+    One :class:`Ikev1Responder` per initiator cookie; ``current`` is the newest one that
+    finished phase 1 (where the gateway's own Quick Modes, DPD and Deletes go). IPsec SAs
+    stay with the responder that made them, as with a gateway that adopts them.
+    """
+
+    def __init__(self, psk: bytes, **kw: Any) -> None:
+        self.psk = psk
+        self._kw = kw
+        self.sas: dict[bytes, Ikev1Responder] = {}
+        self.current = Ikev1Responder(psk, **kw)
+        self._unused: Ikev1Responder | None = self.current
+        self.phase1_count = 0
+
+    def receive(self, data: bytes) -> list[bytes]:
+        cky = initiator_cookie(data)
+        r = self.sas.get(cky)
+        if r is None:
+            r = self._unused or self._new()
+            self._unused = None
+            self.sas[cky] = r
+        was = r.established
+        out = r.receive(data)
+        if r.established and not was:
+            self.phase1_count += 1
+            if r is not self.current:
+                r.suite2, r.ids = self.current.suite2, self.current.ids
+                self.current = r
+        return out
+
+    def _new(self) -> Ikev1Responder:
+        kw = dict(self._kw)
+        seed = kw.pop("seed", b"responder") + bytes([len(self.sas)])
+        return Ikev1Responder(self.psk, seed=seed, **kw)
+
+    @property
+    def children(self) -> list[ResponderChild]:
+        return [c for r in self.sas.values() for c in r.children]
+
+    @property
+    def deleted(self) -> list[tuple[int, tuple[bytes, ...]]]:
+        return [d for r in self.sas.values() for d in r.deleted]
+
+    @property
+    def log(self) -> list[str]:
+        return [line for r in self.sas.values() for line in r.log]
+
+    @property
+    def xauth_ok(self) -> bool | None:
+        return self.current.xauth_ok
+
+    @property
+    def dpd_acks(self) -> list[int]:
+        return [a for r in self.sas.values() for a in r.dpd_acks]
+
+    def isakmp_deleted(self, r: Ikev1Responder) -> bool:
+        """Did the client delete the ISAKMP SA ``r`` (a Delete on ``r`` itself)?"""
+        return any(p == ProtocolId.ISAKMP and s == (r.cky_i + r.cky_r,) for p, s in r.deleted)
+
+    def start_rekey(self) -> bytes:
+        return self.current.start_rekey()
+
+    def r_u_there(self, seq: int) -> bytes:
+        return self.current.r_u_there(seq)
+
+    def delete_ike(self) -> bytes:
+        return self.current.delete_ike()
+
+
+__all__ = ["GATEWAY", "SPLIT", "VIRTUAL_IP", "Ikev1Gateway", "Ikev1Responder", "id_from_ts"]

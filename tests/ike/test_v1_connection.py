@@ -46,7 +46,7 @@ from ikeclient.ike.v1.connection import Ikev1Connection
 from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v1.state import Ikev1State
 from ikeclient.ike.v2.settings import RetransmitPolicy
-from tests.ikev1_responder import GATEWAY, VIRTUAL_IP, Ikev1Responder
+from tests.ikev1_responder import GATEWAY, VIRTUAL_IP, Ikev1Gateway, Ikev1Responder
 
 PSK = b"lab-psk-0123456789"
 LOCAL = Endpoint("198.18.1.2", 500)
@@ -70,7 +70,9 @@ def settings(**kw: Any) -> Ikev1Settings:
 class Pair:
     """Client and responder wired back to back, with a clock and a packet filter."""
 
-    def __init__(self, s: Ikev1Settings, gw: Ikev1Responder, seed: bytes = b"client") -> None:
+    def __init__(
+        self, s: Ikev1Settings, gw: Ikev1Responder | Ikev1Gateway, seed: bytes = b"client"
+    ) -> None:
         self.conn = Ikev1Connection(
             s, local=LOCAL, remote=GATEWAY, rng=DeterministicRandomSource(seed)
         )
@@ -247,11 +249,45 @@ def test_gateway_rekeys_phase2_make_before_break() -> None:
     p.flush()
     new = p.of(ChildSaEstablished)[-1]
     assert new.rekeyed_spi_in == old.spi_in and new.spi_in != old.spi_in
+    _keys_match(p, new)
     assert not p.of(ChildSaDeleted)  # both installed for a while
     p.advance(3)
     (deleted,) = p.of(ChildSaDeleted)
     assert deleted.spi_in == old.spi_in
     assert (3, (old.spi_in.to_bytes(4, "big"),)) in p.gw.deleted
+
+
+def test_gateway_rekey_installs_at_hash2_before_hash3_arrives() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    (old,) = p.of(ChildSaEstablished)
+    p.conn.receive_datagram(p.gw.start_rekey(), GATEWAY, p.now)
+    ((hash2, _),) = p.conn.datagrams_to_send(p.now)
+    new = p.conn.next_event()  # installed with HASH(2) sent, HASH(3) not yet here
+    assert isinstance(new, ChildSaEstablished) and new.rekeyed_spi_in == old.spi_in
+    (hash3,) = p.gw.receive(hash2)
+    p.advance(3)
+    assert not p.of(ChildSaDeleted)  # the old SA stays until HASH(3)
+    p.deliver([hash3])
+    p.advance(3)
+    assert [d.spi_in for d in p.of(ChildSaDeleted)] == [old.spi_in]
+
+
+def test_gateway_rekey_without_hash3_is_undone() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    (old,) = p.of(ChildSaEstablished)
+    p.deliver([p.gw.start_rekey()])
+    p.drop_to_client = 1  # HASH(3) lost (the gateway does not repeat it)
+    p.flush()
+    unconfirmed = p.of(ChildSaEstablished)[-1]
+    assert unconfirmed.rekeyed_spi_in == old.spi_in
+    p.advance(16)  # the retransmission time (1 + 2 + 4 + 8 s) without HASH(3)
+    deleted = p.of(ChildSaDeleted)
+    assert [d.spi_in for d in deleted][:1] == [unconfirmed.spi_in]
+    assert "not completed" in deleted[0].reason
+    again = p.of(ChildSaEstablished)[-1]  # the old SA was rekeyed by us at once
+    assert again.rekeyed_spi_in == old.spi_in and again.spi_in != unconfirmed.spi_in
 
 
 def test_client_rekeys_before_the_lifetime_ends() -> None:
@@ -292,12 +328,127 @@ def test_close_deletes_phase2_then_phase1() -> None:
     assert p.conn.get_timer() is None
 
 
-def test_gateway_deletes_the_isakmp_sa() -> None:
-    p = Pair(settings(), Ikev1Responder(PSK))
+def test_gateway_deletes_the_isakmp_sa_ipsec_sas_stay_and_phase1_is_renewed() -> None:
+    gw = Ikev1Gateway(PSK)
+    p = Pair(settings(), gw)
     p.connect()
-    p.deliver([p.gw.delete_ike()])
+    old = gw.current
+    p.deliver([gw.delete_ike()])
     p.flush()
-    assert p.of(ChildSaDeleted) and p.of(IkeSaClosed)[0].reason == "deleted by the gateway"
+    assert not p.of(IkeSaClosed) and not p.of(ChildSaDeleted)
+    assert p.conn.renewals == 1 and gw.current is not old and gw.phase1_count == 2
+    assert not gw.isakmp_deleted(old)  # it is gone already: nothing sent on it
+    (child,) = p.of(ChildSaEstablished)
+    p.conn.rekey_child_sa(child.spi_in, p.now)  # Quick Mode works on the new ISAKMP SA
+    p.flush()
+    _keys_match(p, p.of(ChildSaEstablished)[-1])
+
+
+def test_gateway_deletes_the_isakmp_sa_and_renewal_fails() -> None:
+    gw = Ikev1Gateway(PSK)
+    p = Pair(settings(), gw)
+    p.connect()
+    p.deliver([gw.delete_ike()])
+    p.drop_to_gw = 100
+    p.flush()
+    p.advance(30)
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, GatewayUnreachable)
+    assert "renewing it failed" in closed.reason
+
+
+def _renewal_pair(**kw: Any) -> tuple[Pair, Ikev1Gateway]:
+    gw = Ikev1Gateway(PSK, **{k: v for k, v in kw.items() if k == "xauth"})
+    s = settings(ike_lifetime=100, **{k: v for k, v in kw.items() if k != "xauth"})
+    p = Pair(s, gw)
+    p.connect()
+    return p, gw
+
+
+def test_phase1_renewed_at_the_soft_lifetime_ipsec_sas_unaffected() -> None:
+    p, gw = _renewal_pair()
+    first = gw.current
+    (child,) = p.of(ChildSaEstablished)
+    renew_at = p.conn.get_timer()
+    assert renew_at is not None and 85 <= renew_at <= 90  # lifetime * (1 - 0.1 - jitter)
+    p.advance(renew_at - 0.5, step=0.5)
+    assert p.conn.renewals == 0
+    p.advance(1.0)
+    assert p.conn.renewals == 1 and p.conn.state == Ikev1State.ESTABLISHED
+    second = gw.current
+    assert second is not first and gw.isakmp_deleted(first)  # old ISAKMP SA deleted
+    assert p.conn.spi_i == second.cky_i
+    assert second.requested_ips == [ipaddress.IPv4Address(VIRTUAL_IP).packed]
+    assert p.of(ChildSaEstablished) == [child] and not p.of(ChildSaDeleted)
+    assert not p.of(ConfigReceived)[1:]  # the same config: not announced again
+    assert len(p.of(IkeSaEstablished)) == 2
+    assert ("phase 1", "renewal: XAUTH") not in p.conn.progress
+    p.advance(100, step=1.0)  # a second renewal (the child SA's lifetime is 3600 s)
+    assert p.conn.renewals == 2 and gw.phase1_count == 3 and gw.isakmp_deleted(second)
+    assert not p.of(IkeSaClosed) and not p.of(ChildSaDeleted)
+    p.conn.rekey_child_sa(child.spi_in, p.now)  # phase 2 now runs on the newest SA
+    p.flush()
+    new = p.of(ChildSaEstablished)[-1]
+    assert new.rekeyed_spi_in == child.spi_in
+    _keys_match(p, new)
+    assert gw.current.children and gw.current.children[-1].spi_r == new.spi_out.to_bytes(4, "big")
+    p.conn.close(p.now)
+    p.flush()
+    assert (1, (gw.current.cky_i + gw.current.cky_r,)) in gw.current.deleted
+
+
+def test_phase1_renewal_runs_xauth_again() -> None:
+    p, gw = _renewal_pair(xauth=("alice", b"pw"), xauth_user="alice", xauth_password=b"pw")
+    p.advance(91, step=1.0)
+    assert p.conn.renewals == 1 and gw.current.xauth_ok is True and gw.phase1_count == 2
+    assert any(d.startswith("renewal: authenticated as alice") for _, d in p.conn.progress)
+    assert len(p.of(ChildSaEstablished)) == 1 and not p.of(IkeSaClosed)
+
+
+def test_phase1_renewal_survives_lost_messages() -> None:
+    p, _ = _renewal_pair()
+    renew_at = p.conn.get_timer()
+    assert renew_at is not None
+    p.advance(renew_at - 0.1 - p.now, step=0.1)
+    p.drop_to_gw = 1  # the renewal's Main Mode message 1
+    p.advance(0.2, step=0.1)
+    assert p.conn.renewals == 0
+    p.drop_to_client = 1  # and the gateway's message 4 after the retransmission
+    p.advance(5, step=0.25)
+    assert p.conn.renewals == 1 and not p.of(IkeSaClosed)
+    assert len(p.of(ChildSaEstablished)) == 1
+
+
+def test_phase1_renewal_waits_for_a_quick_mode_in_flight() -> None:
+    p, gw = _renewal_pair()
+    first = gw.current
+    (child,) = p.of(ChildSaEstablished)
+    renew_at = p.conn.get_timer()
+    assert renew_at is not None
+    p.advance(renew_at - 0.1 - p.now, step=0.1)
+    p.drop_to_gw = 1  # the child rekey's Quick Mode message 1: retransmitted after 1 s
+    p.conn.rekey_child_sa(child.spi_in, p.now)
+    p.flush()
+    p.advance(0.5, step=0.1)  # the renewal is done, but the Quick Mode is open on the old SA
+    assert p.conn.renewals == 0 and gw.phase1_count == 2 and not gw.isakmp_deleted(first)
+    p.advance(1.0, step=0.1)
+    assert p.conn.renewals == 1 and gw.isakmp_deleted(first)
+    new = p.of(ChildSaEstablished)[-1]
+    assert new.rekeyed_spi_in == child.spi_in
+    _keys_match(p, new)
+
+
+def test_phase1_renewal_with_another_virtual_ip_is_refused() -> None:
+    gw = Ikev1Gateway(PSK)
+    p = Pair(settings(ike_lifetime=100), gw)
+    p.connect()
+    gw._unused = None
+    gw._kw = {"virtual_ip": "198.18.200.99"}
+    p.advance(91, step=1.0)
+    assert p.conn.renewals == 0 and not p.of(IkeSaClosed)
+    p.advance(20, step=1.0)  # retried, refused again; the SA then ends at its lifetime
+    (closed,) = p.of(IkeSaClosed)
+    assert "lifetime" in closed.reason
 
 
 def test_forced_encapsulation_floats_to_4500_with_the_marker() -> None:

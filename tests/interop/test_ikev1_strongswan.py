@@ -3,7 +3,9 @@
 Each setup gets its own lab and gateway: Main Mode PSK + Mode Config, Main Mode PSK + XAUTH +
 Mode Config, Aggressive Mode PSK with a group name as ID; each carries a ping and a TCP
 transfer (sha256-checked) through the tunnel. Wrong PSK and wrong XAUTH password end with
-exit code 10 and a clear message. A phase 2 rekey by the gateway during a ping loses nothing.
+exit code 10 and a clear message. Phase 2 rekeys by the gateway (every few seconds) during a
+ping lose nothing; phase 1 renewed twice during a ping loses nothing, keeps the virtual IP,
+and the connection still closes cleanly.
 """
 
 from __future__ import annotations
@@ -160,7 +162,19 @@ def test_aggressive_mode_group_name(aggressive_lab: tuple[Lab, StrongSwanGateway
     assert "offline" in client.stderr  # the Aggressive Mode + PSK warning
 
 
+def _ping(lab: Lab, count: int, interval: str, deadline: int) -> tuple[bool, str]:
+    """A bounded ping through the tunnel: (no reply lost, ping's summary)."""
+    res = lab.run(
+        lab.client_ns,
+        ["ping", "-n", "-q", "-c", str(count), "-i", interval, "-W", "2", "-w", str(deadline),
+         lab.server_addr],
+        timeout=deadline + 10,
+    )  # fmt: skip
+    return res.returncode == 0 and " 0% packet loss" in res.stdout, res.stdout
+
+
 def test_phase2_rekey_during_ping_loses_nothing() -> None:
+    """The gateway rekeys every 3-4 s during a 25 s ping at 10/s: we install at HASH(2)."""
     require_root()
     with Lab() as lab:
         gw = lab.start_gateway(
@@ -172,18 +186,51 @@ def test_phase2_rekey_during_ping_loses_nothing() -> None:
         try:
             client.wait_for_output("tunnel up", timeout=20)
             first = gw.list_sas()[0]["children"][0]["spi-in"]
-            res = lab.run(
-                lab.client_ns,
-                ["ping", "-n", "-q", "-c", "35", "-i", "0.2", "-W", "2", "-w", "15",
-                 lab.server_addr],
-                timeout=30,
-            )  # fmt: skip
-            loss_free = res.returncode == 0 and " 0% packet loss" in res.stdout
+            loss_free, summary = _ping(lab, 250, "0.1", 35)
             spis = [c["spi-in"] for sa in gw.list_sas() for c in sa["children"]]
         finally:
             code = client.stop()
-        assert loss_free, res.stdout + client.stdout  # the summary says which SA dropped what
+        assert loss_free, summary + client.stdout  # the summary says which SA dropped what
         assert code == 0, client.stdout + client.stderr
         assert spis and first not in spis  # rekeyed (the old SA is gone)
-        # the first SA, then at least one rekey
-        assert client.stdout.count("SPIs in") == 1 and "child rekey" in client.stdout
+        # the first SA, then at least five rekeys
+        assert client.stdout.count("SPIs in") == 1, client.stdout
+        assert client.stdout.count("child rekey") >= 5, client.stdout
+
+
+@pytest.mark.parametrize("xauth", [False, True], ids=["psk", "xauth"])
+def test_phase1_renewed_twice_during_ping_loses_nothing(xauth: bool) -> None:
+    """``ike_lifetime = 60``: renewals at about 52 s and 104 s, during a 115 s ping.
+
+    strongSwan adopts the IPsec SAs and the virtual IP into the new IKE_SA ("detected reauth
+    of existing IKE_SA, adopting 1 children ... and 1 virtual IPs"), with the default
+    ``unique`` (PSK case) and with ``unique = replace`` (XAUTH case); XAUTH runs again on
+    every new ISAKMP SA.
+    """
+    require_root()
+    with Lab() as lab:
+        unique = {"unique": "replace"} if xauth else {}
+        gw = lab.start_gateway(ikev1_gateway(lab, xauth=xauth, connection_extra=unique))
+        extra: dict[str, Any] = {}
+        if xauth:
+            extra = {
+                "xauth_user": XAUTH_USER,
+                "xauth_password_file": str(_password_file(lab, XAUTH_PASSWORD)),
+            }
+        client = IkeclientProcess(lab, _v1_profile(lab, "renew", ike_lifetime=60, **extra))
+        try:
+            client.wait_for_output("tunnel up", timeout=20)
+            (sa,) = gw.list_sas()
+            vips, first_spi = sa.get("remote-vips"), sa["initiator-spi"]
+            loss_free, summary = _ping(lab, 575, "0.2", 125)
+            sas = gw.list_sas()
+        finally:
+            code = client.stop()
+        out = client.stdout + client.stderr
+        assert loss_free, summary + out
+        assert code == 0, out
+        assert client.stdout.count("renewed: ISAKMP SA") >= 2, out
+        (now,) = sas  # the old ISAKMP SAs are gone
+        assert now["initiator-spi"] != first_spi and now.get("remote-vips") == vips
+        assert now["children"], now  # the IPsec SA lives on in the new IKE_SA
+        gw.wait_for_no_sa(timeout=5)  # closed cleanly: our Deletes arrived

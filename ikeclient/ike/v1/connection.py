@@ -18,7 +18,28 @@ It owns:
   (the exact same datagram gets the exact same answer);
 - the timers: retransmission, waiting for the gateway's XAUTH / Mode Config push, DPD
   (RFC 3706), phase 2 rekeying before the lifetime ends (make-before-break: the new SA is
-  installed, the old one deleted after a grace period), and phase 1 expiry.
+  installed, the old one deleted after a grace period), phase 1 renewal and expiry.
+
+Phase 2 rekeyed by the gateway (we are the Quick Mode responder): the new SA pair is
+installed when we send HASH(2), as its keys are known then; the gateway (strongSwan)
+installs its side when HASH(2) arrives and may send on the new SA before our HASH(3)
+check, so waiting for HASH(3) lost packets. HASH(3) then retires the old SA; without
+HASH(3) (the gateway gave up) the new SA is deleted again after the retransmission time.
+
+Phase 1 renewal (RFC 2409 §4.1 leaves it to the implementation; make-before-break): at
+``ike_lifetime * (1 - rekey_margin - jitter)`` a second ``Ikev1Connection`` in renewal
+mode negotiates a new ISAKMP SA (same mode and authentication; XAUTH again when the
+gateway asks, Mode Config asking for the virtual IP already in use) without Quick Mode.
+Its datagrams are routed by initiator cookie. Once it is up and no exchange is open on the
+old SA, this connection adopts its keys: DPD, Quick Modes and Informationals move to the
+new SA, the IPsec SAs keep running (RFC 2409 §5.5: they do not depend on the ISAKMP SA
+that made them), and the old ISAKMP SA is deleted. The gateway must keep the IPsec SAs
+when the old ISAKMP SA goes: strongSwan 5.9 adopts them and the virtual IP into the new
+IKE_SA ("detected reauth of existing IKE_SA"). If the gateway deletes our ISAKMP
+SA while IPsec SAs are up, we keep them and renew at once; we do not answer a Main Mode
+the gateway starts itself (no responder role): our renewal comes first as long as our
+lifetime is shorter than the gateway's (strongSwan's default ``rekey_time`` is 4 h, our
+``ike_lifetime`` 3 h).
 
 The steps, each in its own module: ``phase1`` (Main or Aggressive Mode), ``transaction``
 (XAUTH, then Mode Config pull or push), ``quick_mode`` (the IPsec SAs, either side
@@ -32,6 +53,7 @@ emits ``IkeSaClosed`` with the typed error. Nothing else escapes.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, MutableMapping
@@ -54,6 +76,7 @@ from ikeclient.errors import (
 from ikeclient.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
+    ConfigReceived,
     Endpoint,
     IkeEvent,
     IkeSaClosed,
@@ -164,6 +187,7 @@ class _Child:
     expire_at: float
     delete_at: float | None = None
     replaced: bool = False
+    confirm_by: float | None = None  # installed at HASH(2): HASH(3) is due by then
 
 
 class Ikev1Connection:
@@ -206,6 +230,12 @@ class Ikev1Connection:
         self._quick: QuickModeInitiator | None = None
         self._pending_iv = b""
         self._last_datagram: bytes | None = None
+        self._renewing = False  # this instance renews another one's ISAKMP SA
+        self._renewal: Ikev1Connection | None = None
+        self._renew_at: float | None = None
+        self._renew_failures = 0
+        self._sa_gone = False  # the gateway deleted the ISAKMP SA; IPsec SAs still up
+        self.renewals = 0
         self.drops = DropCounters()
         self.progress: list[tuple[str, str]] = []
         self.log = _SpiLogger(logger, {"spi": self.spi_i.hex()})
@@ -276,7 +306,7 @@ class Ikev1Connection:
 
     def _send_deletes(self) -> None:
         sa = self._sa
-        if sa is None:
+        if sa is None or self._sa_gone:
             return
         spis = [c.event.spi_in.to_bytes(4, "big") for c in self._children]
         if spis:
@@ -307,15 +337,21 @@ class Ikev1Connection:
             self._config_deadline,
             self._dpd_at,
             self._ike_expire_at,
+            self._renew_at,
+            self._renewal.get_timer() if self._renewal is not None else None,
         ]
         for c in self._children:
             times += [c.rekey_at if not c.replaced else None, c.expire_at, c.delete_at]
+            times.append(c.confirm_by)
         pending = [t for t in times if t is not None]
         return min(pending) if pending else None
 
     def handle_timer(self, now: float) -> None:
         if self.state == _S.CLOSED:
             return
+        if self._renewal is not None:
+            self._renewal.handle_timer(now)
+            self._pump_renewal(now)
         req = self._outstanding
         if req is not None and now >= req.deadline:
             intervals = self._settings.retransmit.intervals()
@@ -336,10 +372,18 @@ class Ikev1Connection:
             self._send_deletes()
             self._finish("the ISAKMP SA reached the end of its lifetime", None)
             return
+        if self._renew_at is not None and now >= self._renew_at:
+            if self.state == _S.ESTABLISHED and self._renewal is None:
+                self._renew_at = None
+                self._start_renewal(now)
+            else:  # an exchange is open: try again shortly
+                self._renew_at = now + 1.0
         self._dpd_timer(now)
         for child in list(self._children):
             if child.delete_at is not None and now >= child.delete_at:
                 self._delete_child(child, "replaced by a rekeyed SA", send=True)
+            elif child.confirm_by is not None and now >= child.confirm_by:
+                self._unconfirmed(child, now)
             elif now >= child.expire_at:
                 self._delete_child(child, "lifetime expired", send=True)
             elif (
@@ -348,9 +392,11 @@ class Ikev1Connection:
                 and now >= child.rekey_at
                 and self._outstanding is None
                 and self.state == _S.ESTABLISHED
+                and not self._sa_gone
             ):
                 child.rekey_at = None
                 self._start_quick_mode(now, rekey=child)
+        self._pump_renewal(now)
 
     def next_event(self) -> IkeEvent | None:
         return self._events.popleft() if self._events else None
@@ -358,6 +404,11 @@ class Ikev1Connection:
     def receive_datagram(self, data: bytes, src: Endpoint, now: float) -> None:
         """Process one UDP payload from the gateway (with or without the non-ESP marker)."""
         if self.state == _S.CLOSED:
+            return
+        sub = self._renewal
+        if sub is not None and _initiator_cookie(data) == sub.spi_i:
+            sub.receive_datagram(data, src, now)
+            self._pump_renewal(now)
             return
         try:
             self._receive(data, src, now)
@@ -372,6 +423,7 @@ class Ikev1Connection:
             self.log.debug("dropped a message that failed its check: %s", exc)
         except RemoteProtocolError as exc:
             self._fail(exc, now)
+        self._pump_renewal(now)
 
     # -- receiving ----------------------------------------------------------------------
 
@@ -539,6 +591,9 @@ class Ikev1Connection:
             return
         lifetime = min(sa.lifetime or self._settings.ike_lifetime, self._settings.ike_lifetime)
         self._ike_expire_at = now + lifetime
+        margin = self._settings.rekey_margin
+        jitter = int.from_bytes(self._rng.random_bytes(1), "big") / 255 * margin / 2
+        self._renew_at = now + lifetime * (1 - margin - jitter)
         self.log.info("phase 1 done with %s: %s", sa.remote_identity, sa.suite)
         if self._settings.xauth_user:
             self._state.move_to(_S.XAUTH)
@@ -569,9 +624,11 @@ class Ikev1Connection:
             self._state.move_to(_S.MODECFG)
             if self._settings.modecfg == "pull":
                 self._modecfg_id = int.from_bytes(self._rng.random_bytes(2), "big")
+                vip = self._virtual_ip.start if self._virtual_ip is not None else None
+                asked = vip if isinstance(vip, ipaddress.IPv4Address) else None
                 self._send_protected(
                     ExchangeType.TRANSACTION,
-                    [modecfg_request(self._modecfg_id)],
+                    [modecfg_request(self._modecfg_id, asked)],
                     self._on_modecfg_reply,
                     now,
                     "Mode Config request",
@@ -579,8 +636,143 @@ class Ikev1Connection:
             else:
                 self._config_deadline = now + self._settings.config_timeout
             return
+        self._phase1_complete(now)
+
+    def _phase1_complete(self, now: float) -> None:
+        """Phase 1, XAUTH and Mode Config done: the first Quick Mode, or a renewal is ready."""
+        if self._renewing:
+            self._state.move_to(_S.ESTABLISHED)
+            return
         self._state.move_to(_S.QUICK)
         self._start_quick_mode(now)
+
+    # -- phase 1 renewal ----------------------------------------------------------------
+
+    def _start_renewal(self, now: float) -> None:
+        """Negotiate a new ISAKMP SA next to this one (make-before-break)."""
+        sub = Ikev1Connection(self._settings, local=self._local, remote=self._remote, rng=self._rng)
+        sub._renewing = True
+        sub._virtual_ip = self._virtual_ip  # Mode Config asks for the same address
+        sub._natt = self._natt
+        self._renewal = sub
+        self.log.info(
+            "renewing the ISAKMP SA (new initiator cookie %s)%s",
+            sub.spi_i.hex(),
+            " after the gateway deleted it" if self._sa_gone else "",
+        )
+        sub.connect(now)
+        self._pump_renewal(now)
+
+    def _isakmp_sa_gone(self, now: float) -> None:
+        """The gateway deleted our ISAKMP SA but IPsec SAs are up: keep them, renew phase 1.
+
+        RFC 2409 §5.5 keeps IPsec SAs independent of the ISAKMP SA that negotiated them (a
+        gateway that renewed phase 1 itself deletes the old ISAKMP SA). Nothing can be sent
+        until the new one is up: no DPD, no Quick Mode.
+        """
+        self.log.info("the gateway deleted the ISAKMP SA; the IPsec SAs stay up")
+        self._sa_gone = True
+        self._dpd_at = None
+        self._dpd_pending = None
+        req, self._outstanding = self._outstanding, None
+        if req is not None and self._quick is not None and req.message_id == self._quick.message_id:
+            for child in self._children:  # that rekey goes again on the new ISAKMP SA
+                if child.event.spi_in == self._quick.rekeyed_spi_in:
+                    child.rekey_at = now
+        self._responders.clear()
+        if self._renewal is None:
+            self._renew_at = None
+            self._start_renewal(now)
+
+    def _pump_renewal(self, now: float) -> None:
+        """Collect the renewal's datagrams and events; adopt it once it is ready."""
+        sub = self._renewal
+        if sub is None:
+            return
+        self._out += sub.datagrams_to_send(now)
+        while sub.progress:
+            phase, detail = sub.progress.pop(0)
+            self._progress(phase, f"renewal: {detail}")
+        while (event := sub.next_event()) is not None:
+            if isinstance(event, IkeSaClosed):
+                self._renewal_failed(event.reason, event.error, now)
+                return
+            if isinstance(event, ConfigReceived):
+                self._check_renewed_config(sub, event, now)
+                if self._renewal is None:
+                    return
+        if sub.state == _S.ESTABLISHED and self._outstanding is None and not self._responders:
+            self._adopt_renewal(sub, now)
+
+    def _check_renewed_config(
+        self, sub: Ikev1Connection, config: ConfigReceived, now: float
+    ) -> None:
+        """The IPsec SAs carry the virtual IP: a renewal that got another one is no use."""
+        old = self._virtual_ip.start if self._virtual_ip is not None else None
+        if old is None or old in config.addresses:
+            return
+        got = ", ".join(map(str, config.addresses)) or "none"
+        sub.close(now, "the renewed ISAKMP SA got another virtual IP")
+        self._out += sub.datagrams_to_send(now)
+        self._renewal_failed(
+            f"the gateway gave the renewed ISAKMP SA virtual IP {got}, not {old}", None, now
+        )
+
+    def _renewal_failed(self, reason: str, error: IkeError | None, now: float) -> None:
+        self._renewal = None
+        self._renew_failures += 1
+        self.log.warning("phase 1 renewal failed: %s", reason)
+        if self._sa_gone:
+            self._finish(
+                f"the gateway deleted the ISAKMP SA and renewing it failed: {reason}", error
+            )
+            return
+        expire = self._ike_expire_at
+        retry = now + max(self._settings.retransmit.timeout, 5.0)
+        if self._renew_failures < 3 and (expire is None or retry < expire):
+            self._renew_at = retry
+
+    def _adopt_renewal(self, sub: Ikev1Connection, now: float) -> None:
+        """Move to the new ISAKMP SA, then delete the old one; the IPsec SAs stay."""
+        old = self._sa
+        if old is not None:
+            self._send_informational(
+                [DeletePayload(Doi.IPSEC, ProtocolId.ISAKMP, (old.cky_i + old.cky_r,))]
+            )
+        new = sub._sa
+        if new is None:  # pragma: no cover - ESTABLISHED implies keys
+            return
+        self._renewal = None
+        self._renew_failures = 0
+        self._sa = new
+        self._sa_gone = False
+        self.spi_i = sub.spi_i
+        self._phase1 = sub._phase1
+        self._remote, self._natt = sub._remote, sub._natt
+        self._replies = sub._replies
+        self._last_datagram = None
+        self._ike_expire_at, self._renew_at = sub._ike_expire_at, sub._renew_at
+        self._dpd_at = self._dpd_pending = None
+        self._dpd_tries = 0
+        self._quick_established(now)
+        self.renewals += 1
+        self.log = _SpiLogger(logger, {"spi": self.spi_i.hex()})
+        if sub._established_sent:  # the new SA, for the status (the runtime needs nothing)
+            self._events.append(
+                IkeSaEstablished(
+                    spi_i=new.cky_i, spi_r=new.cky_r, algorithms=str(new.suite),
+                    local=self._local, remote=self._remote,
+                    local_behind_nat=new.local_behind_nat,
+                    remote_behind_nat=new.remote_behind_nat,
+                    udp_encapsulation=self._natt, remote_identity=str(new.remote_identity),
+                )
+            )  # fmt: skip
+        old_name = f"{old.cky_i.hex()}/{old.cky_r.hex()}" if old is not None else "none"
+        self.log.info("phase 1 renewed: ISAKMP SA %s replaces %s", new.cky_r.hex(), old_name)
+        self._progress(
+            "phase 1",
+            f"renewed: ISAKMP SA {new.cky_i.hex()}/{new.cky_r.hex()} replaces {old_name}",
+        )
 
     # -- XAUTH and Mode Config (Transaction) ---------------------------------------------
 
@@ -647,16 +839,13 @@ class Ikev1Connection:
         v4 = [a for a in config.addresses if a.version == 4]
         if v4:
             self._virtual_ip = TrafficSelectorRange(v4[0], v4[0])
-        self._state.move_to(_S.QUICK)
-        self._start_quick_mode(now)
+        self._phase1_complete(now)
 
     # -- Quick Mode ---------------------------------------------------------------------
 
     def _local_ts(self) -> TrafficSelectorRange:
         if self._virtual_ip is not None:
             return self._virtual_ip
-        import ipaddress  # noqa: PLC0415 - only without a virtual IP
-
         ip = ipaddress.ip_address(self._local.host)
         return TrafficSelectorRange(ip, ip)
 
@@ -694,12 +883,11 @@ class Ikev1Connection:
             return
         responder = self._responders.get(mid)
         if responder is not None:
-            rekeyed = self._rekey_candidate(responder.local_ts, responder.remote_ts)
-            done = responder.process_final(message, rekeyed)
+            responder.check_final(message)
             sa.cipher.commit(mid, next_iv)
             del self._responders[mid]
             sa.cipher.forget(mid)
-            self._install(done, now)
+            self._confirm(int.from_bytes(responder.spi, "big"), now)
             return
         if self.state != _S.ESTABLISHED:
             self.drops.unexpected += 1
@@ -712,6 +900,11 @@ class Ikev1Connection:
         sa.cipher.commit(mid, next_iv)
         self._responders[mid] = responder
         self._reply(self._encode_protected(ExchangeType.QUICK, mid, responder.build_response()))
+        # Install now (make-before-break for the responder): the gateway sends on the new SA
+        # as soon as it has our HASH(2), possibly before its HASH(3) reaches us.
+        rekeyed = self._rekey_candidate(responder.local_ts, responder.remote_ts)
+        confirm_by = now + sum(self._settings.retransmit.intervals())
+        self._install(responder.done(rekeyed), now, confirm_by=confirm_by)
 
     def _on_quick_response(self, message: Message, now: float) -> None:
         sa = self._sa
@@ -735,26 +928,57 @@ class Ikev1Connection:
                 return child.event.spi_in
         return None
 
-    def _install(self, done: QuickModeDone, now: float) -> None:
+    def _install(self, done: QuickModeDone, now: float, *, confirm_by: float | None = None) -> None:
         child = done.child
         margin = self._settings.rekey_margin
         jitter = int.from_bytes(self._rng.random_bytes(1), "big") / 255 * margin / 2
         rekey_at = now + done.lifetime * (1 - margin - jitter)
-        entry = _Child(child, rekey_at, now + done.lifetime)
+        entry = _Child(child, rekey_at, now + done.lifetime, confirm_by=confirm_by)
         self._children.append(entry)
         self._events.append(child)
         self.log.info(
             "IPsec SA %s established: SPIs in %08x out %08x, %s, lifetime %d s",
             child.name, child.spi_in, child.spi_out, child.algorithms, done.lifetime,
         )  # fmt: skip
-        if child.rekeyed_spi_in is not None:
-            for old in self._children:
+        if confirm_by is None:
+            self._retire_rekeyed(child, now)
+        else:
+            for old in self._children:  # no rekey of our own while the gateway's completes
                 if old.event.spi_in == child.rekeyed_spi_in and not old.replaced:
-                    old.replaced = True
-                    old.delete_at = now + self._settings.delete_grace
+                    old.rekey_at = None
         if self.state == _S.QUICK:
             self._state.move_to(_S.ESTABLISHED)
             self._quick_established(now)
+
+    def _retire_rekeyed(self, child: ChildSaEstablished, now: float) -> None:
+        """The SA ``child`` replaces goes after a grace period (make-before-break)."""
+        if child.rekeyed_spi_in is None:
+            return
+        for old in self._children:
+            if old.event.spi_in == child.rekeyed_spi_in and not old.replaced:
+                old.replaced = True
+                old.delete_at = now + self._settings.delete_grace
+
+    def _confirm(self, spi_in: int, now: float) -> None:
+        """HASH(3) of the gateway's Quick Mode arrived: the SA installed at HASH(2) stays."""
+        for child in self._children:
+            if child.event.spi_in == spi_in and child.confirm_by is not None:
+                child.confirm_by = None
+                self._retire_rekeyed(child.event, now)
+
+    def _unconfirmed(self, child: _Child, now: float) -> None:
+        """No HASH(3) came for an SA installed at HASH(2): the gateway gave up; undo it."""
+        self.log.warning(
+            "no HASH(3) for IPsec SA %08x from the gateway's Quick Mode: deleting it",
+            child.event.spi_in,
+        )
+        for mid, responder in list(self._responders.items()):
+            if int.from_bytes(responder.spi, "big") == child.event.spi_in:
+                del self._responders[mid]
+        for old in self._children:
+            if old.event.spi_in == child.event.rekeyed_spi_in and not old.replaced:
+                old.rekey_at = now
+        self._delete_child(child, "the gateway's Quick Mode was not completed", send=True)
 
     def _quick_established(self, now: float) -> None:
         sa = self._sa
@@ -783,12 +1007,15 @@ class Ikev1Connection:
         self._sa.cipher.forget(message.header.message_id)  # type: ignore[union-attr]
         for p in message.payloads:
             if isinstance(p, DeletePayload):
-                self._peer_delete(p)
+                self._peer_delete(p, now)
             elif isinstance(p, NotifyPayload):
                 self._peer_notify(p, now)
 
-    def _peer_delete(self, p: DeletePayload) -> None:
+    def _peer_delete(self, p: DeletePayload, now: float) -> None:
         if p.protocol == ProtocolId.ISAKMP:
+            if self._children and self.state == _S.ESTABLISHED and not self._renewing:
+                self._isakmp_sa_gone(now)
+                return
             self._finish("deleted by the gateway", None)
             return
         if p.protocol != ProtocolId.IPSEC_ESP:
@@ -822,7 +1049,7 @@ class Ikev1Connection:
             raise _notify_error(n.notify_type, self.state)
 
     def _dpd_timer(self, now: float) -> None:
-        if self._dpd_at is None or now < self._dpd_at or self._sa is None:
+        if self._dpd_at is None or now < self._dpd_at or self._sa is None or self._sa_gone:
             return
         intervals = self._settings.retransmit.intervals()
         if self._dpd_pending is not None:
@@ -873,6 +1100,11 @@ class Ikev1Connection:
     def _finish(self, reason: str, error: IkeError | None) -> None:
         if self.state == _S.CLOSED:
             return
+        sub, self._renewal = self._renewal, None
+        if sub is not None:  # a renewal under way goes too (its Deletes included)
+            sub.close(0.0, reason)
+            self._out += sub.datagrams_to_send(0.0)
+        self._renew_at = None
         for child in self._children:
             self._events.append(ChildSaDeleted(child.event.spi_in, child.event.spi_out, reason))
         self._children.clear()
@@ -952,7 +1184,7 @@ class Ikev1Connection:
     def _send_informational(self, payloads: list[Payload]) -> None:
         """A one-way Informational exchange, HASH(1) protected (RFC 2409 §5.7)."""
         sa = self._sa
-        if sa is None:
+        if sa is None or self._sa_gone:
             return
         mid = self._new_message_id()
         wire = self._encode_protected(
@@ -979,6 +1211,11 @@ class Ikev1Connection:
         self._replies[last] = wire
         while len(self._replies) > _REPLY_CACHE:
             self._replies.popitem(last=False)
+
+
+def _initiator_cookie(data: bytes) -> bytes:
+    """The initiator cookie of an ISAKMP datagram, with or without the non-ESP marker."""
+    return data[4:12] if data[:4] == NON_ESP_MARKER else data[:8]
 
 
 def _notify_error(notify_type: int, state: Ikev1State) -> IkeError:

@@ -390,19 +390,28 @@ class QuickModeResponder:
         hash2 = self._sa.prf.compute(self._sa.keys.skeyid_a, mid + self.nonce_i + body)
         return with_hash(hash2, rest)
 
-    def process_final(self, message: Message, rekeyed_spi_in: int | None) -> QuickModeDone:
-        """Check HASH(3); return the SA pair (keys with the gateway as initiator)."""
+    def done(self, rekeyed_spi_in: int | None) -> QuickModeDone:
+        """The SA pair (keys with the gateway as initiator), known once HASH(2) is built.
+
+        The responder installs it when it sends HASH(2): the gateway, as Quick Mode
+        initiator, installs its SAs on receiving HASH(2) and may send on the new SA before
+        its HASH(3) arrives (strongSwan does).
+        """
+        child = _make_child(
+            name=self._name, sa=self._sa, choice=self._choice, spi_in=self.spi,
+            nonce_i=self.nonce_i, nonce_r=self.nonce_r, gxy=self._gxy, local_ts=self.local_ts,
+            remote_ts=self.remote_ts, local=self._local, remote=self._remote, udp=self._udp,
+            rekeyed_spi_in=rekeyed_spi_in,
+        )  # fmt: skip
+        return QuickModeDone(child, self._lifetime)
+
+    def check_final(self, message: Message) -> None:
+        """Check HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b) (RFC 2409 §5.5)."""
         sa = self._sa
         mid = self.message_id.to_bytes(4, "big")
         check_hash(
             message, sa.prf.compute(sa.keys.skeyid_a, b"\x00" + mid + self.nonce_i + self.nonce_r)
         )
-        child = _make_child(
-            name=self._name, sa=sa, choice=self._choice, spi_in=self.spi, nonce_i=self.nonce_i,
-            nonce_r=self.nonce_r, gxy=self._gxy, local_ts=self.local_ts, remote_ts=self.remote_ts,
-            local=self._local, remote=self._remote, udp=self._udp, rekeyed_spi_in=rekeyed_spi_in,
-        )  # fmt: skip
-        return QuickModeDone(child, self._lifetime)
 
 
 __all__ = [

@@ -8,6 +8,10 @@ own (RFC 2409 §5); IKEv2 has its own enum in ``ikeclient.ike.v2.state``.
        │                                              ├─▶ XAUTH ─▶ MODECFG ─▶ QUICK ─▶ ESTABLISHED
        └────────▶ AM_SENT ────────────────────────────┘   (XAUTH and MODECFG are optional)
     any state ─▶ CLOSED
+
+A phase 1 renewal (a second ISAKMP SA negotiated while the first one still carries the
+IPsec SAs) runs no Quick Mode: it goes from phase 1, XAUTH or MODECFG straight to
+ESTABLISHED.
 """
 
 from __future__ import annotations
@@ -33,15 +37,15 @@ class Ikev1State(Enum):
 
 
 _S = Ikev1State
-_AFTER_PHASE1 = frozenset({_S.XAUTH, _S.MODECFG, _S.QUICK, _S.CLOSED})
+_AFTER_PHASE1 = frozenset({_S.XAUTH, _S.MODECFG, _S.QUICK, _S.ESTABLISHED, _S.CLOSED})
 _TRANSITIONS: dict[Ikev1State, frozenset[Ikev1State]] = {
     _S.INITIAL: frozenset({_S.MM_SA_SENT, _S.AM_SENT, _S.CLOSED}),
     _S.MM_SA_SENT: frozenset({_S.MM_KE_SENT, _S.CLOSED}),
     _S.MM_KE_SENT: frozenset({_S.MM_AUTH_SENT, _S.CLOSED}),
     _S.MM_AUTH_SENT: _AFTER_PHASE1,
     _S.AM_SENT: _AFTER_PHASE1,
-    _S.XAUTH: frozenset({_S.MODECFG, _S.QUICK, _S.CLOSED}),
-    _S.MODECFG: frozenset({_S.QUICK, _S.CLOSED}),
+    _S.XAUTH: frozenset({_S.MODECFG, _S.QUICK, _S.ESTABLISHED, _S.CLOSED}),
+    _S.MODECFG: frozenset({_S.QUICK, _S.ESTABLISHED, _S.CLOSED}),
     _S.QUICK: frozenset({_S.ESTABLISHED, _S.CLOSED}),
     _S.ESTABLISHED: frozenset({_S.CLOSED}),
     _S.CLOSED: frozenset(),

@@ -37,11 +37,18 @@ _REQUESTED = (
 _XAUTH_CREDENTIALS = (ConfigAttribute.XAUTH_USER_NAME, ConfigAttribute.XAUTH_USER_PASSWORD)
 
 
-def modecfg_request(identifier: int) -> AttributePayload:
-    """ATTR(REQUEST) with empty attributes for a road warrior's needs (mode-cfg §3.2)."""
-    return AttributePayload(
-        CfgType.REQUEST, identifier, tuple(Attribute(k, b"") for k in _REQUESTED)
-    )
+def modecfg_request(
+    identifier: int, address: ipaddress.IPv4Address | None = None
+) -> AttributePayload:
+    """ATTR(REQUEST) with empty attributes for a road warrior's needs (mode-cfg §3.2).
+
+    ``address`` asks for that INTERNAL_IP4_ADDRESS (a renewed ISAKMP SA asks for the
+    virtual IP it already uses: strongSwan then hands out the same lease again).
+    """
+    attrs = [Attribute(k, b"") for k in _REQUESTED]
+    if address is not None:
+        attrs[0] = Attribute(ConfigAttribute.INTERNAL_IP4_ADDRESS, address.packed)
+    return AttributePayload(CfgType.REQUEST, identifier, tuple(attrs))
 
 
 def acknowledge(request: AttributePayload) -> AttributePayload:
