@@ -5,7 +5,8 @@ carry the IKEv2 Notify Message Type (RFC 7296 §3.10.1) that reports them to the
 peer, as a plain int so this module depends on nothing else in the package.
 
     IkeClientError
-    ├── ConfigError, SecretStoreError, PrivilegeError
+    ├── ConfigError ── UnsafeFileError   a file or directory another user could control
+    ├── SecretStoreError, PrivilegeError
     ├── NetError ── TunError, RouteError, DnsError
     ├── CryptoError ── IntegrityError, InvalidPublicValue, UnsupportedAlgorithm
     └── IkeError
@@ -49,6 +50,11 @@ class IkeClientError(Exception):
 
 class ConfigError(IkeClientError):
     """A profile or option is invalid; the message names where and why."""
+
+
+class UnsafeFileError(ConfigError):
+    """A file or directory we would use is not safe: another user could read or change it,
+    it is a symlink or not a regular file, or it is too large. The message says the fix."""
 
 
 class SecretStoreError(IkeClientError):

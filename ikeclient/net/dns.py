@@ -24,9 +24,8 @@ from typing import Literal
 from ikeclient.errors import DnsError
 from ikeclient.net._command import Runner, check, run_command
 from ikeclient.net.journal import UndoJournal
-from ikeclient.net.undo import encode_bytes, write_in_place
+from ikeclient.net.undo import RESOLV_CONF, encode_bytes, write_in_place
 
-RESOLV_CONF = Path("/etc/resolv.conf")
 RESOLVED_RUNTIME_DIR = Path("/run/systemd/resolve")
 
 DnsBackend = Literal["auto", "resolved", "resolv.conf"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ikeclient.errors import PrivilegeError, RouteError
-from ikeclient.net.dns import RESOLV_CONF, AppliedBackend, DnsBackend, apply_dns
+from ikeclient.net.dns import AppliedBackend, DnsBackend, apply_dns
 from ikeclient.net.journal import UndoJournal
 from ikeclient.net.routes import (
     FULL_V4,
@@ -38,6 +38,7 @@ from ikeclient.net.routes import (
     split_full,
 )
 from ikeclient.net.tun import DEFAULT_MTU, TunDevice
+from ikeclient.net.undo import RESOLV_CONF, undo_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class HostNetwork:
     ) -> HostNetwork:
         """The host network of connection ``name``; opens (creates) its journal right away, so a
         bad journal directory or an already active connection fails before any change."""
-        journal = UndoJournal.for_connection(name, journal_dir)
+        journal = UndoJournal.for_connection(name, journal_dir, handlers=undo_handlers(resolv_conf))
         journal.open()
         return cls(journal, resolv_conf=resolv_conf, dns_backend=dns_backend)
 

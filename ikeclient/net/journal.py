@@ -29,15 +29,15 @@ import json
 import logging
 import os
 import re
-import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ikeclient.errors import NetError
+from ikeclient.errors import NetError, UnsafeFileError
 from ikeclient.net.undo import UNDO_HANDLERS, UndoFailed, UndoHandler
+from ikeclient.safefiles import ensure_private_dir, open_private, read_private
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class JournalContents:
 
     @property
     def pid(self) -> int:
-        return int(self.header.get("pid", 0))
+        pid = self.header.get("pid", 0)
+        return pid if isinstance(pid, int) else 0
 
     @property
     def start_time(self) -> float | None:
@@ -130,40 +131,91 @@ class JournalContents:
         return int(value) if isinstance(value, int) else None
 
 
+def _damaged(path: Path, reason: str) -> NetError:
+    return NetError(
+        f"undo journal {path} is damaged ({reason}); check the host's routes and DNS, "
+        f"then remove it: rm {path}"
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_header(path: Path, header: Mapping[str, Any]) -> None:
+    """Every header field we act on has the type we wrote (a journal is untrusted input)."""
+    if header.get("version") != FORMAT_VERSION:
+        raise _damaged(path, f"version {header.get('version')!r}, not {FORMAT_VERSION}")
+    if not _is_int(header.get("pid")) or header["pid"] < 0:
+        raise _damaged(path, "no valid pid in its header")
+    start = header.get("start_time")
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int | float)):
+        raise _damaged(path, "no valid start time in its header")
+    netns = header.get("netns")
+    if netns is not None and not _is_int(netns):
+        raise _damaged(path, "no valid network namespace in its header")
+    if not isinstance(header.get("name", ""), str):
+        raise _damaged(path, "no valid name in its header")
+
+
+def _entry(path: Path, number: int, record: Mapping[str, Any]) -> JournalEntry | None:
+    """One journal line after the header: a change (returned) or a cancel line (None)."""
+    seq = record.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise _damaged(path, f"line {number} has no sequence number")
+    if record.get("cancel") is True:
+        return None
+    op, args = record.get("op"), record.get("args", {})
+    if not isinstance(op, str) or not isinstance(args, dict):
+        raise _damaged(path, f"line {number} is neither a change nor a cancel")
+    return JournalEntry(seq, op, args)
+
+
 def read_journal(path: Path) -> JournalContents:
-    """Parse a journal file. Raises NetError when it has no valid header."""
+    """Parse a journal file, checking it is ours (:func:`ikeclient.safefiles.open_private`).
+
+    A file without one complete line belongs to a writer that died before it recorded any
+    change: its contents have an empty header. Raises NetError for a journal that cannot be
+    read or is damaged (naming the file and how to clear it), UnsafeFileError for one that
+    is not ours.
+    """
     try:
-        raw = path.read_bytes()
+        raw = read_private(path, what="undo journal")
     except OSError as exc:
         raise NetError(f"cannot read undo journal {path}: {exc.strerror}") from None
     lines = raw.split(b"\n")
-    records: list[dict[str, Any]] = []
-    for number, line in enumerate(lines):
+    records: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except ValueError:
-            if number == len(lines) - 1:  # no newline after it: torn by a crash mid-write
+            if number == len(lines):  # no newline after it: torn by a crash mid-write
                 logger.warning("%s: ignoring a torn last line", path)
                 continue
-            raise NetError(f"undo journal {path} line {number + 1} is not JSON") from None
+            raise NetError(f"undo journal {path} line {number} is not JSON") from None
         if not isinstance(record, dict):
-            raise NetError(f"undo journal {path} line {number + 1} is not an object")
-        records.append(record)
-    if not records or records[0].get("journal") != FORMAT_NAME:
+            raise NetError(f"undo journal {path} line {number} is not an object")
+        records.append((number, record))
+    if not records:
+        return JournalContents(header={})
+    if records[0][1].get("journal") != FORMAT_NAME:
         raise NetError(f"{path} is not an ikeclient undo journal (no header)")
-    header = records[0]
-    if header.get("version") != FORMAT_VERSION:
-        raise NetError(f"undo journal {path} has version {header.get('version')!r}")
-    cancelled = {r.get("seq") for r in records[1:] if r.get("cancel") is True}
-    entries = tuple(
-        JournalEntry(int(r["seq"]), str(r["op"]), dict(r.get("args") or {}))
-        for r in records[1:]
-        if "op" in r and isinstance(r.get("seq"), int) and r["seq"] not in cancelled
-    )
-    seqs = [r["seq"] for r in records[1:] if isinstance(r.get("seq"), int)]
-    return JournalContents(header=header, entries=entries, last_seq=max(seqs, default=0))
+    header = records[0][1]
+    _check_header(path, header)
+    changes: list[JournalEntry] = []
+    cancelled: set[int] = set()
+    last_seq = 0
+    for number, record in records[1:]:
+        entry = _entry(path, number, record)
+        last_seq = max(last_seq, record["seq"])
+        if entry is None:
+            cancelled.add(record["seq"])
+        else:
+            changes.append(entry)
+    entries = tuple(e for e in changes if e.seq not in cancelled)
+    return JournalContents(header=header, entries=entries, last_seq=last_seq)
 
 
 def replay_undo(
@@ -197,18 +249,6 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _trusted(path: Path) -> bool:
-    """A journal replayed as root must be ours: same owner, not writable by others."""
-    try:
-        st = path.lstat()
-    except OSError:
-        return False
-    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
-        logger.warning("ignoring %s: not a regular file owned by us and private", path)
-        return False
-    return True
-
-
 class UndoJournal:
     """The undo journal of one connection (see the module docstring).
 
@@ -225,11 +265,18 @@ class UndoJournal:
         self._seq = 0
 
     @classmethod
-    def for_connection(cls, name: str, directory: Path | None = None) -> UndoJournal:
+    def for_connection(
+        cls,
+        name: str,
+        directory: Path | None = None,
+        *,
+        handlers: Mapping[str, UndoHandler] | None = None,
+    ) -> UndoJournal:
         """The journal of connection ``name`` in ``directory`` (default /run/ikeclient)."""
         if not _NAME_RE.fullmatch(name):
             raise NetError(f"connection name {name!r} cannot name a journal file")
-        return cls((directory or DEFAULT_JOURNAL_DIR) / f"{name}{JOURNAL_SUFFIX}")
+        path = (directory or DEFAULT_JOURNAL_DIR) / f"{name}{JOURNAL_SUFFIX}"
+        return cls(path, handlers=handlers)
 
     @property
     def name(self) -> str:
@@ -249,7 +296,8 @@ class UndoJournal:
 
         A journal left by a dead owner is reverted first; one whose owner still runs is an
         error (the connection is already up). Raises NetError with the path and the reason when
-        the directory cannot be created or written.
+        the directory cannot be created or written, UnsafeFileError when the directory or an
+        existing journal is not private to us (see :mod:`ikeclient.safefiles`).
         """
         if self._fd is not None:
             return
@@ -261,14 +309,11 @@ class UndoJournal:
                 f"cannot create the undo journal directory {directory}: "
                 f"{exc.strerror or exc}; run as root or choose a writable journal directory"
             ) from None
-        if not directory.is_dir():
-            raise NetError(f"undo journal directory {directory} is not a directory")
+        ensure_private_dir(directory, what="undo journal directory", create=False)
         for _attempt in range(3):
             try:
-                fd = os.open(
-                    self.path,
-                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
-                    0o600,
+                fd = open_private(
+                    self.path, os.O_WRONLY | os.O_APPEND, what="undo journal", exclusive=True
                 )
             except FileExistsError:
                 if self._reopen_own():
@@ -305,10 +350,7 @@ class UndoJournal:
 
     def _reopen_own(self) -> bool:
         """Continue a journal this very process wrote earlier (closed, not reverted)."""
-        try:
-            contents = read_journal(self.path)
-        except NetError:
-            return False
+        contents = read_journal(self.path)
         pid = os.getpid()
         start = process_start_time(pid)
         if contents.pid != pid or contents.start_time is None or start is None:
@@ -316,19 +358,22 @@ class UndoJournal:
         if abs(contents.start_time - start) > _START_TIME_TOLERANCE:
             return False
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._fd = open_private(self.path, os.O_WRONLY | os.O_APPEND, what="undo journal")
         except OSError as exc:
             raise NetError(f"cannot write the undo journal {self.path}: {exc.strerror}") from None
         self._seq = contents.last_seq
         return True
 
     def _take_over_existing(self) -> None:
-        """An old journal of this name exists: revert it if its owner is dead, else refuse."""
-        try:
-            contents = read_journal(self.path)
-        except NetError:
-            # No valid header: the writer died before recording any change.
-            logger.warning("removing unreadable undo journal %s", self.path)
+        """An old journal of this name exists: revert it if its owner is dead, else refuse.
+
+        It goes through the same checks as every journal we read (ours, private, one link,
+        well formed); a damaged one is an error naming the file, never replayed or dropped.
+        """
+        contents = read_journal(self.path)
+        if not contents.header:
+            # Not one complete line: the writer died before recording any change.
+            logger.warning("removing an empty undo journal %s", self.path)
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
@@ -395,16 +440,18 @@ class UndoJournal:
         """Undo every recorded change, newest first, then delete the journal.
 
         Each undo is best effort and idempotent; returns the ones that failed (also logged).
-        Reverting twice, or reverting a journal never opened, does nothing.
+        Reverting twice, or reverting a journal never opened, does nothing. A journal that is
+        damaged or not ours is neither replayed nor deleted: the failure says why.
         """
         failures: list[str] = []
-        if self.path.exists():
+        if os.path.lexists(self.path):
             try:
                 contents = read_journal(self.path)
-            except NetError as exc:
-                failures.append(str(exc))
-            else:
-                failures = replay_undo(contents, self.handlers)
+            except (NetError, UnsafeFileError) as exc:
+                self._close_fd()
+                logger.warning("%s", exc)
+                return [str(exc)]
+            failures = replay_undo(contents, self.handlers)
         self._close_fd()
         try:
             self.path.unlink()
@@ -435,10 +482,14 @@ def recover_stale(
 ) -> list[str]:
     """Revert the journals in ``directory`` whose owner is dead; return their connection names.
 
-    Journals of live clients, of another network namespace, or not owned by us are left alone.
-    A missing directory means there is nothing to recover.
+    Journals of live clients or of another network namespace are left alone. A missing
+    directory means there is nothing to recover; a directory or a journal that is not
+    private to us, or a damaged journal, is an error (UnsafeFileError, NetError) naming it.
     """
     directory = directory or DEFAULT_JOURNAL_DIR
+    if not os.path.lexists(directory):
+        return []
+    ensure_private_dir(directory, what="undo journal directory", create=False)
     try:
         paths = sorted(directory.glob(f"*{JOURNAL_SUFFIX}"))
     except OSError as exc:
@@ -448,14 +499,8 @@ def recover_stale(
     netns = current_netns()
     recovered: list[str] = []
     for path in paths:
-        if not _trusted(path):
-            continue
-        try:
-            contents = read_journal(path)
-        except NetError as exc:
-            logger.warning("%s", exc)
-            continue
-        if owner_alive(contents.pid, contents.start_time):
+        contents = read_journal(path)
+        if contents.header and owner_alive(contents.pid, contents.start_time):
             continue
         if contents.netns is not None and netns is not None and contents.netns != netns:
             logger.info("skipping %s: it belongs to another network namespace", path)

@@ -7,14 +7,25 @@ removes something this client did not make (routes carry our protocol number,
 links must be TUN devices, files are restored only while they still hold our
 contents).
 
+A journal is also untrusted input (a file on disk that a root process replays), so
+nothing that decides *what kind of thing* an undo touches comes from it: the route
+protocol is always ours (:data:`ROUTE_PROTO`), a link must be a TUN device with one
+of our names (:data:`TUN_NAME_RE`), and the only file an undo rewrites is the
+resolv.conf the handlers were made for (:func:`undo_handlers`), whatever path the
+journal names. Arguments that are not what we write (an address that does not
+parse, a device name that is not one) make the undo fail with a message.
+
 An operation returns ``None`` when the undo is done (or nothing was left to
 undo) and raises :class:`UndoFailed` when it could not do it.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,6 +40,14 @@ logger = logging.getLogger(__name__)
 ROUTE_PROTO = 157
 
 UndoHandler = Callable[[Mapping[str, Any]], None]
+
+#: The names ikeclient gives its TUN devices (``ikc0``, ``ikc1``, ...; net/tun.py): the only
+#: links, and the only devices of addresses and DNS settings, an undo may touch.
+TUN_NAME_RE = re.compile(r"ikc[0-9]{1,8}")
+_IFNAME_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+_TABLE_RE = re.compile(r"main|[0-9]{1,10}")
+#: The one file the DNS undo may rewrite, unless the handlers are made for another one.
+RESOLV_CONF = Path("/etc/resolv.conf")
 
 
 class UndoFailed(Exception):
@@ -64,9 +83,17 @@ def _replaced(args: Mapping[str, Any], dev_key: str) -> bool:
     return ifindex_of(str(args[dev_key])) != int(recorded)
 
 
+def _tun_name(args: Mapping[str, Any], key: str) -> str:
+    """``args[key]`` if it is one of our TUN names, else UndoFailed."""
+    name = args.get(key)
+    if not isinstance(name, str) or not TUN_NAME_RE.fullmatch(name):
+        raise UndoFailed(f"{key} {name!r} is not a TUN device of ikeclient; not touching it")
+    return name
+
+
 def undo_link_delete(args: Mapping[str, Any]) -> None:
     """Delete the TUN device ``args['name']`` if it still exists (and is a TUN)."""
-    name = str(args["name"])
+    name = _tun_name(args, "name")
     if _replaced(args, "name"):
         return
     show = ["ip", "-j", "-d", "link", "show", "dev", name]
@@ -75,7 +102,7 @@ def undo_link_delete(args: Mapping[str, Any]) -> None:
         if _gone(result.stderr, _GONE_LINK):
             return
         raise UndoFailed(describe(show, result))
-    if f'"info_kind":"{args.get("kind", "tun")}"' not in result.stdout.replace(" ", ""):
+    if '"info_kind":"tun"' not in result.stdout.replace(" ", ""):
         logger.warning("not deleting link %s: it is no longer our TUN device", name)
         return
     argv = ["ip", "link", "del", "dev", name]
@@ -85,25 +112,43 @@ def undo_link_delete(args: Mapping[str, Any]) -> None:
 
 
 def undo_addr_delete(args: Mapping[str, Any]) -> None:
-    """Remove address ``args['address']`` (CIDR) from ``args['dev']``."""
+    """Remove address ``args['address']`` (CIDR) from our TUN device ``args['dev']``."""
+    dev = _tun_name(args, "dev")
+    try:
+        address = ipaddress.ip_interface(str(args["address"]))
+    except (KeyError, ValueError):
+        raise UndoFailed(f"address {args.get('address')!r} is not an address") from None
     if _replaced(args, "dev"):
         return
-    argv = ["ip", "addr", "del", str(args["address"]), "dev", str(args["dev"])]
+    argv = ["ip", "addr", "del", str(address), "dev", dev]
     result = run_command(argv)
     if result.returncode != 0 and not _gone(result.stderr, _GONE_ADDR):
         raise UndoFailed(describe(argv, result))
 
 
 def route_delete_argv(args: Mapping[str, Any]) -> list[str]:
-    """The ``ip route del`` that removes exactly the route described by ``args``."""
-    argv = ["ip", "-6" if ":" in str(args["dst"]) else "-4", "route", "del", str(args["dst"])]
-    if args.get("via"):
-        argv += ["via", str(args["via"])]
-    if args.get("dev"):
-        argv += ["dev", str(args["dev"])]
-    if args.get("table"):
-        argv += ["table", str(args["table"])]
-    argv += ["proto", str(args.get("proto", ROUTE_PROTO))]
+    """The ``ip route del`` that removes exactly our route described by ``args``.
+
+    The protocol is always ours (a journal's ``proto`` is ignored), so only a route that
+    ikeclient added can match. UndoFailed when an argument is not what we record.
+    """
+    try:
+        dst = ipaddress.ip_network(str(args["dst"]), strict=False)
+        via = ipaddress.ip_address(str(args["via"])) if args.get("via") else None
+    except (KeyError, ValueError):
+        what = f"{args.get('dst')!r} via {args.get('via')!r}"
+        raise UndoFailed(f"route {what} is not a route") from None
+    argv = ["ip", f"-{dst.version}", "route", "del", str(dst)]
+    if via is not None:
+        argv += ["via", str(via)]
+    for key, pattern in (("dev", _IFNAME_RE), ("table", _TABLE_RE)):
+        value = args.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise UndoFailed(f"route {dst}: {key} {value!r} is not valid")
+        argv += [key, value]
+    argv += ["proto", str(ROUTE_PROTO)]
     return argv
 
 
@@ -118,8 +163,8 @@ def undo_route_delete(args: Mapping[str, Any]) -> None:
 
 
 def undo_resolvectl_revert(args: Mapping[str, Any]) -> None:
-    """``resolvectl revert LINK``: drop the per-link DNS settings we made."""
-    link = str(args["link"])
+    """``resolvectl revert LINK``: drop the per-link DNS settings we made on our TUN."""
+    link = _tun_name(args, "link")
     if not Path("/run/systemd/resolve").is_dir():
         return  # systemd-resolved is gone, and with it every per-link setting
     show = ["ip", "link", "show", "dev", link]
@@ -158,15 +203,18 @@ def write_in_place(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def undo_file_restore(args: Mapping[str, Any]) -> None:
-    """Put back a file's original bytes, if it still holds what we wrote.
+def undo_file_restore(args: Mapping[str, Any], *, path: Path = RESOLV_CONF) -> None:
+    """Put back ``path``'s original bytes, if it still holds what we wrote.
 
-    ``args``: ``path``; ``original`` (text form of the bytes, or ``None`` when the file did not
-    exist); ``written`` (what we wrote); ``marker`` (our first line); ``inode`` ([dev, ino] of
-    the file when we recorded it, or ``None``). A file that another program has replaced or
-    rewritten since is left alone: it is theirs now.
+    ``path`` is given by the code that made the handler (:func:`undo_handlers`), never read
+    from the journal: an entry that names another file is refused. ``args``: ``path`` (what
+    was recorded, compared with ``path``); ``original`` (text form of the bytes, or ``None``
+    when the file did not exist); ``written`` (what we wrote); ``marker`` (our first line);
+    ``inode`` ([dev, ino] of the file when we recorded it, or ``None``). A file that another
+    program has replaced or rewritten since is left alone: it is theirs now.
     """
-    path = Path(str(args["path"]))
+    if str(args.get("path")) != str(path):
+        raise UndoFailed(f"the journal names {args.get('path')!r}; only {path} is restored")
     original = args.get("original")
     written = decode_bytes(str(args["written"]))
     marker = decode_bytes(str(args.get("marker") or "")) or None
@@ -198,11 +246,16 @@ def undo_file_restore(args: Mapping[str, Any]) -> None:
         raise UndoFailed(f"cannot restore {path}: {exc.strerror}") from None
 
 
-#: Operation name → undo function. Journals refuse to record an operation not listed here.
-UNDO_HANDLERS: Mapping[str, UndoHandler] = {
-    "link_delete": undo_link_delete,
-    "addr_delete": undo_addr_delete,
-    "route_delete": undo_route_delete,
-    "resolvectl_revert": undo_resolvectl_revert,
-    "file_restore": undo_file_restore,
-}
+def undo_handlers(resolv_conf: Path = RESOLV_CONF) -> Mapping[str, UndoHandler]:
+    """Operation name → undo function, with ``resolv_conf`` the one file DNS undo restores."""
+    return {
+        "link_delete": undo_link_delete,
+        "addr_delete": undo_addr_delete,
+        "route_delete": undo_route_delete,
+        "resolvectl_revert": undo_resolvectl_revert,
+        "file_restore": functools.partial(undo_file_restore, path=resolv_conf),
+    }
+
+
+#: The undo operations for /etc/resolv.conf. Journals refuse to record an operation not listed.
+UNDO_HANDLERS: Mapping[str, UndoHandler] = undo_handlers()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ikeclient.errors import NetError
+from ikeclient.errors import NetError, UnsafeFileError
 from ikeclient.net.journal import (
     UndoJournal,
     current_netns,
@@ -22,7 +22,7 @@ from ikeclient.net.journal import (
     read_journal,
     recover_stale,
 )
-from ikeclient.net.undo import UNDO_HANDLERS, undo_file_restore
+from ikeclient.net.undo import UNDO_HANDLERS, undo_file_restore, undo_handlers
 
 
 class Recorder:
@@ -224,7 +224,7 @@ def test_dead_owner_is_reverted_when_the_connection_starts_again(tmp_path: Path)
         {"seq": 1, "op": "file_restore",
          "args": {"path": str(target), "original": "theirs\n", "written": "ours\n"}},
     )  # fmt: skip
-    journal = UndoJournal(path)
+    journal = UndoJournal(path, handlers=undo_handlers(target))
     journal.open()
     assert target.read_bytes() == b"theirs\n"
     assert lines(path)[0]["pid"] == os.getpid()  # a fresh journal of ours
@@ -232,9 +232,6 @@ def test_dead_owner_is_reverted_when_the_connection_starts_again(tmp_path: Path)
 
 
 def test_recover_stale(tmp_path: Path) -> None:
-    files = {name: tmp_path / f"{name}.txt" for name in ("dead", "reused", "live", "foreign")}
-    for file in files.values():
-        file.write_bytes(b"ours\n")
     me_pid, me_start = os.getpid(), process_start_time(os.getpid())
     assert me_start is not None
     headers = {
@@ -245,29 +242,36 @@ def test_recover_stale(tmp_path: Path) -> None:
     }
     journals = tmp_path / "journals"
     journals.mkdir(mode=0o700)
-    for name, header in headers.items():
+    for number, (name, header) in enumerate(headers.items()):
         write_journal(
             journals / f"{name}.journal",
             {"netns": current_netns(), **header},
-            {"seq": 1, "op": "file_restore",
-             "args": {"path": str(files[name]), "original": "theirs\n", "written": "ours\n"}},
-        )  # fmt: skip
-    # Not ours to replay: world-writable.
-    write_journal(journals / "unsafe.journal", {"pid": dead_pid(), "start_time": 1.0})
-    (journals / "unsafe.journal").chmod(0o666)
-
-    assert recover_stale(journals) == ["dead", "reused"]
-    assert files["dead"].read_bytes() == b"theirs\n"
-    assert files["reused"].read_bytes() == b"theirs\n"
-    assert files["live"].read_bytes() == b"ours\n"
-    assert files["foreign"].read_bytes() == b"ours\n"
-    assert sorted(p.name for p in journals.iterdir()) == [
-        "foreign.journal",
-        "live.journal",
-        "unsafe.journal",
-    ]
-    assert recover_stale(journals) == []
+            {"seq": 1, "op": "link_delete", "args": {"name": f"ikc{number}"}},
+        )
+    recorder = Recorder()
+    assert recover_stale(journals, handlers=recorder.handlers()) == ["dead", "reused"]
+    assert recorder.calls == [("link_delete", {"name": "ikc0"}), ("link_delete", {"name": "ikc1"})]
+    assert sorted(p.name for p in journals.iterdir()) == ["foreign.journal", "live.journal"]
+    assert recover_stale(journals, handlers=recorder.handlers()) == []
     assert recover_stale(tmp_path / "missing") == []
+
+
+def test_recover_stale_refuses_a_journal_that_is_not_private(tmp_path: Path) -> None:
+    journals = tmp_path / "journals"
+    journals.mkdir(mode=0o700)
+    unsafe = journals / "unsafe.journal"
+    write_journal(unsafe, {"pid": dead_pid(), "start_time": 1.0},
+                  {"seq": 1, "op": "link_delete", "args": {"name": "ikc0"}})  # fmt: skip
+    unsafe.chmod(0o666)
+    recorder = Recorder()
+    with pytest.raises(UnsafeFileError, match=f"undo journal {unsafe} is writable by other"):
+        recover_stale(journals, handlers=recorder.handlers())
+    assert recorder.calls == [] and unsafe.exists()
+    unsafe.chmod(0o600)
+    os.link(unsafe, tmp_path / "second-name")
+    with pytest.raises(UnsafeFileError, match="2 hard links"):
+        recover_stale(journals, handlers=recorder.handlers())
+    assert recorder.calls == []
 
 
 # --- the file-restore undo ---------------------------------------------------------------------
@@ -289,34 +293,34 @@ def test_file_restore_is_exact_and_idempotent(tmp_path: Path) -> None:
         inode=[path.stat().st_dev, inode],
     )
     json_args = json.loads(json.dumps(args))  # as it comes back from the journal
-    undo_file_restore(json_args)
+    undo_file_restore(json_args, path=path)
     assert path.read_bytes() == original
     assert path.stat().st_ino == inode  # in place
-    undo_file_restore(json_args)
+    undo_file_restore(json_args, path=path)
     assert path.read_bytes() == original
 
 
 def test_file_restore_leaves_a_file_someone_else_rewrote(tmp_path: Path) -> None:
     path = tmp_path / "resolv.conf"
     path.write_bytes(b"nameserver 198.18.1.1  # from DHCP, after us\n")
-    undo_file_restore(restore_args(path, "orig\n", "ours\n", marker="# ikeclient\n"))
+    undo_file_restore(restore_args(path, "orig\n", "ours\n", marker="# ikeclient\n"), path=path)
     assert path.read_bytes() == b"nameserver 198.18.1.1  # from DHCP, after us\n"
     # ... but one that still starts with our marker is restored.
     path.write_bytes(b"# ikeclient\nnameserver 198.18.53.1\nappended by someone\n")
-    undo_file_restore(restore_args(path, "orig\n", "ours\n", marker="# ikeclient\n"))
+    undo_file_restore(restore_args(path, "orig\n", "ours\n", marker="# ikeclient\n"), path=path)
     assert path.read_bytes() == b"orig\n"
 
 
 def test_file_restore_of_a_replaced_file_does_nothing(tmp_path: Path) -> None:
     path = tmp_path / "resolv.conf"
     path.write_bytes(b"ours\n")
-    undo_file_restore(restore_args(path, "orig\n", "ours\n", inode=[0, 0]))
+    undo_file_restore(restore_args(path, "orig\n", "ours\n", inode=[0, 0]), path=path)
     assert path.read_bytes() == b"ours\n"
 
 
 def test_file_restore_removes_a_file_we_created(tmp_path: Path) -> None:
     path = tmp_path / "resolv.conf"
     path.write_bytes(b"ours\n")
-    undo_file_restore(restore_args(path, None, "ours\n"))
+    undo_file_restore(restore_args(path, None, "ours\n"), path=path)
     assert not path.exists()
-    undo_file_restore(restore_args(path, None, "ours\n"))  # already gone: fine
+    undo_file_restore(restore_args(path, None, "ours\n"), path=path)  # already gone: fine

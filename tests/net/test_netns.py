@@ -352,7 +352,7 @@ def test_read_only_journal_directory(netns: Netns, journal_dir: Path) -> None:
         "private",
         "sh",
         "-c",
-        'mount -t tmpfs -o ro tmpfs "$1" && exec "$2" -c "$3"',
+        'mount -t tmpfs -o ro,mode=700 tmpfs "$1" && exec "$2" -c "$3"',
         "sh",
         str(mountpoint),
         sys.executable,

@@ -15,7 +15,7 @@ from ikeclient.net import check_privileges, plan_network, render_resolv_conf
 from ikeclient.net.dns import apply_dns, marker_line, resolvectl_commands
 from ikeclient.net.journal import UndoJournal
 from ikeclient.net.routes import route_add_argv
-from ikeclient.net.undo import route_delete_argv
+from ikeclient.net.undo import route_delete_argv, undo_handlers
 
 ip = ipaddress.ip_address
 net = ipaddress.ip_network
@@ -138,7 +138,7 @@ def test_resolved_backend_is_journaled_before_it_runs(tmp_path: Path) -> None:
 def test_auto_backend_without_systemd_resolved_uses_resolv_conf(tmp_path: Path) -> None:
     resolv = tmp_path / "resolv.conf"
     resolv.write_text(ORIGINAL)
-    journal = UndoJournal(tmp_path / "w.journal")
+    journal = UndoJournal(tmp_path / "w.journal", handlers=undo_handlers(resolv))
     if Path("/run/systemd/resolve").is_dir():
         pytest.skip("systemd-resolved runs here; auto would pick it")
     backend = apply_dns(
@@ -152,7 +152,7 @@ def test_auto_backend_without_systemd_resolved_uses_resolv_conf(tmp_path: Path) 
 
 def test_resolv_conf_that_did_not_exist_is_removed_again(tmp_path: Path) -> None:
     resolv = tmp_path / "resolv.conf"
-    journal = UndoJournal(tmp_path / "w.journal")
+    journal = UndoJournal(tmp_path / "w.journal", handlers=undo_handlers(resolv))
     apply_dns(
         journal,
         "ikc0",
