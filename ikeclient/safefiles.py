@@ -265,10 +265,11 @@ def read_checked(
     owners: Collection[int],
     limit: int,
     private: bool = False,
-) -> bytes:
+) -> tuple[bytes, int]:
     """Read a file on a user's behalf: no symlink, a regular file owned by one of ``owners``,
     not writable by others, at most ``limit`` bytes; ``private`` also refuses a file that
-    group or others can read (secrets). Raises UnsafeFileError, or OSError from the open.
+    group or others can read (secrets). Returns the contents and the owner's uid. Raises
+    UnsafeFileError, or OSError from the open.
     """
     # O_NONBLOCK: a FIFO planted in place of the file must not hang us (fstat refuses it).
     fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK, 0, what)
@@ -291,6 +292,6 @@ def read_checked(
         if st.st_size > limit:
             raise UnsafeFileError(f"{what} {path} is larger than {limit} bytes")
         os.set_blocking(fd, True)
-        return _read_fd(fd, path, what, limit)
+        return _read_fd(fd, path, what, limit), st.st_uid
     finally:
         os.close(fd)

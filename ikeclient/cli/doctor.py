@@ -49,12 +49,21 @@ def _iproute() -> Check:
 
 
 def _keyring() -> Check:
-    from ikeclient.secretstore import backend_name  # noqa: PLC0415
+    from ikeclient.secretstore import backend_name, plaintext_backend  # noqa: PLC0415
 
     try:
-        return (OK, "keyring", backend_name())
+        name = backend_name()
     except IkeClientError as exc:
         return (WARN, "keyring", str(exc))
+    if plaintext_backend() is not None:
+        return (
+            WARN,
+            "keyring",
+            f"{name} stores secrets unencrypted on disk: anyone who can read its file "
+            "(root, a backup) reads your keys; prefer an encrypted backend "
+            "(Secret Service, keyrings.alt's EncryptedKeyring) or a 0600 secret file",
+        )
+    return (OK, "keyring", name)
 
 
 def _dns() -> Check:
@@ -86,7 +95,7 @@ def _profiles() -> list[Check]:
             continue
         try:
             if prof.psk_file is not None:
-                read_secret_file(prof.psk_file)
+                read_secret_file(prof.psk_file, owner=prof.auth.files_owner)
                 where = f"key in {prof.psk_file}"
             else:
                 from ikeclient.secretstore import get_secret  # noqa: PLC0415

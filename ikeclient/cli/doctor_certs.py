@@ -60,7 +60,9 @@ def _passphrase(prof: Profile) -> tuple[bytes | None, str | None]:
     if not key_is_encrypted(auth):
         return None, None
     if auth.key_passphrase_file is not None:
-        return read_secret_file(auth.key_passphrase_file, what="private key passphrase"), None
+        passphrase_file = auth.key_passphrase_file
+        what = "private key passphrase"
+        return read_secret_file(passphrase_file, what=what, owner=auth.files_owner), None
     stored = get_secret(prof.name, "key")
     if stored is None:
         how = f"ikeclient secret set {prof.name} --kind key"
@@ -98,7 +100,7 @@ def certificate_checks(prof: Profile, now: dt.datetime | None = None) -> list[Ch
     for path in auth.ca_certificates:
 
         def ca(path: Path = path) -> tuple[str, str]:
-            certs = load_certificates(path, "CA certificate file")
+            certs = load_certificates(path, "CA certificate file", auth.files_owner)
             worst = (OK, "")
             for cert in certs:
                 level, text = _validity(cert, now, "CA")
@@ -114,7 +116,7 @@ def certificate_checks(prof: Profile, now: dt.datetime | None = None) -> list[Ch
     for path in auth.crls:
 
         def crl(path: Path = path) -> tuple[str, str]:
-            for item in load_crls(path):
+            for item in load_crls(path, auth.files_owner):
                 update = item.next_update_utc
                 if update is not None and update < now:
                     return WARN, f"CRL {path} is stale (next update was {update:%Y-%m-%d})"

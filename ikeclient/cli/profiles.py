@@ -132,5 +132,38 @@ def run_import(source: Path, name: str | None, force: bool) -> int:
     note = ""
     if prof.psk_file is not None and not Path(str(prof.psk_file)).is_absolute():
         note = " (its psk_file is relative: check it still points to the key)"
+    for warning in outside_secret_files(prof, source):
+        typer.echo(f"ikeclient: warning: {warning}", err=True)
     typer.echo(f"imported {source} as {target}{note}")
     return 0
+
+
+def outside_secret_files(prof: Profile, source: Path) -> list[str]:
+    """Warnings for the secret files an imported profile names outside its own directory.
+
+    A profile someone else handed over can name any file (``/root/...``, another user's
+    key): whoever connects with it sends that file's contents to the profile's gateway, or
+    signs with that key. Said before the first use, so the person can check.
+    """
+    auth = prof.auth
+    named = {
+        "psk_file": prof.psk_file,
+        "xauth_password_file": prof.xauth_password_file,
+        "eap_password_file": auth.eap_password_file,
+        "key_passphrase_file": auth.key_passphrase_file,
+        "private_key": auth.private_key,
+        "pkcs12": auth.pkcs12,
+    }
+    home = Path(os.path.realpath(source)).parent
+    warnings = []
+    for key, path in named.items():
+        if path is None:
+            continue
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(home):
+            warnings.append(
+                f"{source}: {key} = {path} lies outside the profile's directory ({home}); "
+                "its contents are used to authenticate to the profile's gateway: check that "
+                "you mean to use that file"
+            )
+    return warnings

@@ -51,6 +51,7 @@ from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.settings import Ikev2Settings
 from ikeclient.net.host import check_privileges
 from ikeclient.net.journal import recover_stale
+from ikeclient.runtime.process import disable_core_dumps
 from ikeclient.runtime.session import IkeSession, ReconnectPolicy
 from ikeclient.runtime.state import StateFiles
 from ikeclient.runtime.tunnel import TunnelOptions
@@ -83,6 +84,7 @@ def has_net_admin() -> bool:
 
 def run_up(req: UpRequest) -> int:
     """The whole ``up`` command; returns the exit code (errors are raised as IkeClientError)."""
+    disable_core_dumps()  # before the first secret is read
     profile = resolve_profile(req.profile)
     for warning in profile.warnings:
         typer.echo(f"ikeclient: warning: {warning}", err=True)
@@ -103,9 +105,10 @@ def run_up(req: UpRequest) -> int:
     # Certificates, keys and CAs are read now, so a bad file stops us before anything changes.
     auth = load_auth_settings(profile.auth, profile.local_id, secrets)
     settings = connection_settings(profile, secrets.psk, secrets.xauth, auth)
+    files = StateFiles(req.state_dir, profile.name)
+    files.prepare()  # a state directory someone else controls stops us before anything else
     for name in recover_stale(req.state_dir):
         typer.echo(f"restored the host changes left by an earlier run that died ({name})")
-    files = StateFiles(req.state_dir, profile.name)
     notify = _detach(files) if req.detach else None
     files.claim()
     try:
@@ -114,15 +117,24 @@ def run_up(req: UpRequest) -> int:
         files.release()
 
 
-def _run_privileged_half(req: UpRequest, profile: Profile, secrets: ProfileSecrets) -> int:
-    """Run ``up`` again under sudo; the secret goes over standard input, never argv/env."""
-    import subprocess  # noqa: PLC0415
+#: The only environment the privileged half gets (sudo resets most of it anyway).
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_KEPT_ENV = ("TERM", "LANG", "LC_ALL", "LC_CTYPE", "NO_COLOR")
 
-    path = profile_path(req.profile).resolve()
+
+def privileged_command(req: UpRequest, profile_file: Path) -> list[str]:
+    """The argv that runs ``up``'s privileged half through sudo.
+
+    The interpreter runs isolated (``-I``: neither the current directory nor PYTHON*
+    variables nor the user's site directory reach ``sys.path``), so no module another user
+    planted where the person happens to be can run as root. Paths are absolute: the child
+    starts in ``/``.
+    """
+    sudo = shutil.which("sudo", path=SAFE_PATH) or "sudo"
     # The same program again: this zipapp (the portable build), or the installed package.
     me = os.path.abspath(sys.argv[0])
     program = [me] if zipfile.is_zipfile(me) else ["-m", "ikeclient"]
-    argv = ["sudo", "--", sys.executable, *program, "up", str(path)]
+    argv = [sudo, "--", sys.executable, "-I", *program, "up", str(profile_file)]
     argv += ["--secret-stdin", "--state-dir", str(req.state_dir.resolve())]
     argv += ["-v"] * req.verbose
     if req.once:
@@ -131,8 +143,26 @@ def _run_privileged_half(req: UpRequest, profile: Profile, secrets: ProfileSecre
         argv.append("--detach")
     if req.keylog is not None:
         argv += ["--keylog", str(req.keylog.resolve())]
+    return argv
+
+
+def privileged_environment() -> dict[str, str]:
+    """A minimal environment for sudo and the privileged half: a fixed PATH, the terminal
+    and locale settings; nothing that changes how Python or ikeclient loads code."""
+    env = {"PATH": SAFE_PATH}
+    env.update({k: os.environ[k] for k in _KEPT_ENV if k in os.environ})
+    return env
+
+
+def _run_privileged_half(req: UpRequest, profile: Profile, secrets: ProfileSecrets) -> int:
+    """Run ``up`` again under sudo; the secret goes over standard input, never argv/env."""
+    import subprocess  # noqa: PLC0415
+
+    argv = privileged_command(req, profile_path(req.profile).resolve())
     typer.echo("ikeclient: the tunnel needs CAP_NET_ADMIN; asking sudo for it", err=True)
-    with subprocess.Popen(argv, stdin=subprocess.PIPE) as child:
+    with subprocess.Popen(
+        argv, stdin=subprocess.PIPE, cwd="/", env=privileged_environment()
+    ) as child:
         assert child.stdin is not None
         child.stdin.write(encode_secrets(secrets))
         child.stdin.close()
@@ -147,11 +177,12 @@ def _detach(files: StateFiles) -> int:
 
     Returns, in the child, the pipe to report on: ``up`` or ``fail CODE MESSAGE``.
     """
-    files.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = files.open_log()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid > 0:
         os.close(write_end)
+        os.close(log)
         with os.fdopen(read_end, "rb") as pipe:
             line = pipe.readline().decode("utf-8", "replace").strip()
         if line == "up":
@@ -162,7 +193,6 @@ def _detach(files: StateFiles) -> int:
         os._exit(int(code) if code.isdigit() else int(ExitCode.INTERNAL_ERROR))
     os.close(read_end)
     os.setsid()
-    log = os.open(files.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)

@@ -30,13 +30,15 @@ Paths are relative to the profile's directory. Files are read when connecting
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from ikeclient.errors import ConfigError
 from ikeclient.ike.v2.auth_settings import LOCAL_AUTH, REMOTE_AUTH, SIGNATURE_MODES
 from ikeclient.ike.v2.eap import EAP_METHODS
+from ikeclient.safefiles import MAX_CREDENTIAL_SIZE, MAX_SECRET_SIZE, read_checked
 
 __all__ = ["AUTH_KEYS", "AuthProfile", "parse_auth"]
 
@@ -97,6 +99,9 @@ class AuthProfile:
     key_passphrase_file: Path | None = None
     fragmentation: bool = True
     fragment_size: int = 1280
+    #: The uid whose files this profile may name: the owner of the profile file (None: a
+    #: profile not read from a file, the effective uid). See :func:`read_named_file`.
+    files_owner: int | None = None
 
     @property
     def uses_psk(self) -> bool:
@@ -206,3 +211,30 @@ def _resolve(text: str, profile_path: Path | None) -> Path:
     if profile_path is not None and not path.is_absolute():
         path = profile_path.parent / path
     return path
+
+
+#: How a file a profile names is read: "secret" (a password, pre-shared key or passphrase:
+#: the owner's, mode 0600, small), "key" (a private key or PKCS#12 bundle: the owner's),
+#: "public" (certificates, CAs, CRLs: the owner's or root's).
+FileKind = Literal["secret", "key", "public"]
+
+
+def read_named_file(owner: int | None, path: Path, *, what: str, kind: FileKind) -> bytes:
+    """A file a profile names, read only as the profile's owner could (root may run us).
+
+    A profile may name only its owner's files, and root's where they hold nothing secret:
+    so a profile another user wrote can never make a root ``ikeclient`` send a root-only
+    file to a gateway or sign with root's key. No symlinks, nothing writable by others,
+    size-limited (:func:`ikeclient.safefiles.read_checked`). Raises ConfigError (an
+    UnsafeFileError for a refused file) naming the file.
+    """
+    uid = os.geteuid() if owner is None else owner
+    owners = {uid, 0} if kind == "public" else {uid}
+    limit = MAX_SECRET_SIZE if kind == "secret" else MAX_CREDENTIAL_SIZE
+    try:
+        data, _ = read_checked(
+            path, what=what, owners=owners, limit=limit, private=kind == "secret"
+        )
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    return data

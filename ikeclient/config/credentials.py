@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from ikeclient.config.auth import AuthProfile
+from ikeclient.config.auth import AuthProfile, read_named_file
 from ikeclient.crypto.signature import PrivateKey
 from ikeclient.errors import ConfigError
 from ikeclient.ike.identity import Identity
@@ -64,16 +64,12 @@ class ProfileSecrets:
     xauth: bytes | None = field(default=None, repr=False)
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from None
-
-
-def load_certificates(path: Path, what: str = "certificate file") -> list[x509.Certificate]:
-    """Every certificate in a PEM file (in order), or the one in a DER file."""
-    data = _read(path, what)
+def load_certificates(
+    path: Path, what: str = "certificate file", owner: int | None = None
+) -> list[x509.Certificate]:
+    """Every certificate in a PEM file (in order), or the one in a DER file; ``owner``: the
+    uid of the profile that names it (:func:`ikeclient.config.auth.read_named_file`)."""
+    data = read_named_file(owner, path, what=what, kind="public")
     try:
         if b"-----BEGIN" in data:
             certs = x509.load_pem_x509_certificates(data)
@@ -84,9 +80,9 @@ def load_certificates(path: Path, what: str = "certificate file") -> list[x509.C
     return certs
 
 
-def load_crls(path: Path) -> list[x509.CertificateRevocationList]:
+def load_crls(path: Path, owner: int | None = None) -> list[x509.CertificateRevocationList]:
     """The CRLs in a PEM file, or the one in a DER file."""
-    data = _read(path, "CRL")
+    data = read_named_file(owner, path, what="CRL", kind="public")
     try:
         if b"-----BEGIN" not in data:
             return [x509.load_der_x509_crl(data)]
@@ -103,7 +99,7 @@ def load_crls(path: Path) -> list[x509.CertificateRevocationList]:
 def load_system_bundle(path: Path) -> list[x509.Certificate]:
     """The certificates of a system CA bundle; the odd ones ``cryptography`` rejects are
     skipped (a bundle is not ours to fix), without its deprecation warnings."""
-    data = _read(path, "system CA bundle")
+    data = read_named_file(0, path, what="system CA bundle", kind="public")
     end = b"-----END CERTIFICATE-----"
     out = []
     for block in data.split(end):
@@ -131,21 +127,21 @@ def load_trust(prof: AuthProfile) -> TrustStore:
     """The trust anchors and CRLs a profile names."""
     own: list[x509.Certificate] = []
     for path in prof.ca_certificates:
-        own += load_certificates(path, "CA certificate file")
+        own += load_certificates(path, "CA certificate file", prof.files_owner)
     anchors = list(own)
     if prof.use_system_ca:
         bundle = system_ca_file()
         if bundle is None:
             raise ConfigError("use_system_ca: this host has no system CA bundle")
         anchors += load_system_bundle(bundle)
-    crls = [crl for path in prof.crls for crl in load_crls(path)]
+    crls = [crl for path in prof.crls for crl in load_crls(path, prof.files_owner)]
     return TrustStore(tuple(anchors), tuple(crls), tuple(own) if prof.use_system_ca else None)
 
 
 def key_is_encrypted(prof: AuthProfile) -> bool:
     """True if our private key (or PKCS#12 file) needs a passphrase."""
     if prof.pkcs12 is not None:
-        data = _read(prof.pkcs12, "PKCS#12 file")
+        data = read_named_file(prof.files_owner, prof.pkcs12, what="PKCS#12 file", kind="key")
         try:
             pkcs12.load_key_and_certificates(data, None)
         except (ValueError, TypeError):
@@ -153,7 +149,7 @@ def key_is_encrypted(prof: AuthProfile) -> bool:
         return False
     if prof.private_key is None:
         return False
-    data = _read(prof.private_key, "private key")
+    data = read_named_file(prof.files_owner, prof.private_key, what="private key", kind="key")
     return b"ENCRYPTED" in data or (b"-----BEGIN" not in data and _der_needs_password(data))
 
 
@@ -167,8 +163,8 @@ def _der_needs_password(data: bytes) -> bool:
     return False
 
 
-def _load_key(path: Path, passphrase: bytes | None) -> PrivateKey:
-    data = _read(path, "private key")
+def _load_key(path: Path, passphrase: bytes | None, owner: int | None) -> PrivateKey:
+    data = read_named_file(owner, path, what="private key", kind="key")
     loader = (
         serialization.load_pem_private_key
         if b"-----BEGIN" in data
@@ -205,7 +201,7 @@ def _signature_key(key: object, path: Path) -> PrivateKey:
 def load_credential(prof: AuthProfile, passphrase: bytes | None) -> LocalCredential:
     """Our certificate, key and intermediates; the key must belong to the certificate."""
     if prof.pkcs12 is not None:
-        data = _read(prof.pkcs12, "PKCS#12 file")
+        data = read_named_file(prof.files_owner, prof.pkcs12, what="PKCS#12 file", kind="key")
         try:
             key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase)
         except (ValueError, TypeError):
@@ -222,9 +218,9 @@ def load_credential(prof: AuthProfile, passphrase: bytes | None) -> LocalCredent
     else:
         if prof.certificate is None or prof.private_key is None:
             raise ConfigError("certificate and private_key are needed")
-        certs = load_certificates(prof.certificate)
+        certs = load_certificates(prof.certificate, owner=prof.files_owner)
         cert, intermediates = certs[0], tuple(certs[1:])
-        signing = _load_key(prof.private_key, passphrase)
+        signing = _load_key(prof.private_key, passphrase, prof.files_owner)
         source = prof.private_key
     public = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER

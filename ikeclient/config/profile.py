@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import stat
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -24,8 +23,9 @@ from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.auth_settings import AuthSettings
 from ikeclient.ike.v2.settings import Ikev2Settings, RetransmitPolicy
 from ikeclient.net.dns import DnsBackend
+from ikeclient.safefiles import MAX_PROFILE_SIZE, invoking_uid, read_checked
 
-from .auth import AUTH_KEYS, AuthProfile, parse_auth
+from .auth import AUTH_KEYS, AuthProfile, parse_auth, read_named_file
 from .proposals import parse_proposal
 from .staying import FLAT_KEYS as STAYING_KEYS
 from .staying import StayingConnected, parse_staying
@@ -183,15 +183,19 @@ def _parse_ts(text: str) -> TrafficSelectorRange:
 def load_profile(path: Path) -> Profile:
     """Read and validate a profile file."""
     where = str(path)
+    # Root reads only root's profiles or those of the user who ran sudo; the files a profile
+    # names are then read as its owner could (config.auth.read_named_file).
+    owners = {0, os.geteuid(), invoking_uid()}
     try:
-        raw = path.read_bytes()
+        raw, owner = read_checked(path, what="profile", owners=owners, limit=MAX_PROFILE_SIZE)
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read profile: {exc.strerror}") from None
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    return profile_from_table(table, where=where, path=path)
+    profile = profile_from_table(table, where=where, path=path)
+    return replace(profile, auth=replace(profile.auth, files_owner=owner))
 
 
 def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None = None) -> Profile:
@@ -355,17 +359,12 @@ def _check_ikev1_proposals(r: _Reader, ike: list[ProposalSpec], esp: list[Propos
         raise r.error("esp_proposals", f"{exc} (IKEv1)") from None
 
 
-def read_secret_file(path: Path, *, what: str = "pre-shared key") -> bytes:
-    """Read a secret from a file that only its owner may read (mode 0600 or stricter)."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what} file: {exc.strerror}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path}: the {what} file is readable by others; run: chmod 600 {path}")
-    if st.st_uid != os.geteuid() and os.geteuid() != 0:
-        raise ConfigError(f"{path}: the {what} file belongs to another user")
-    data = path.read_bytes().rstrip(b"\r\n")
+def read_secret_file(
+    path: Path, *, what: str = "pre-shared key", owner: int | None = None
+) -> bytes:
+    """Read a secret from a file of the profile's owner that only they may read (mode 0600
+    or stricter); see :func:`ikeclient.config.auth.read_named_file`."""
+    data = read_named_file(owner, path, what=f"{what} file", kind="secret").rstrip(b"\r\n")
     if not data:
         raise ConfigError(f"{path}: the {what} file is empty")
     return data

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ from typing import Final, TextIO
 
 from ikeclient.crypto.transforms import EncrId, IntegId
 from ikeclient.errors import ConfigError
+from ikeclient.safefiles import create_fresh
 
 __all__ = [
     "ESP_SA_TABLE",
@@ -386,30 +386,17 @@ class KeyLog:
 
     @classmethod
     def open(cls, path: Path) -> KeyLog:
-        """Create or truncate ``path`` with mode 0600; ConfigError for a symlink or non-file."""
+        """Create ``path`` afresh with mode 0600 (see :func:`ikeclient.safefiles.create_fresh`).
+
+        An existing file of ours is replaced, never truncated in place (a descriptor opened on
+        it earlier, or a second hard link, could read the keys); a file of another user, a
+        symlink or a non-file is refused with UnsafeFileError (a ConfigError).
+        """
         try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise ConfigError(f"--keylog {path}: {e.strerror}") from None
-        else:
-            if stat.S_ISLNK(st.st_mode):
-                raise ConfigError(f"--keylog {path} is a symbolic link; refusing to follow it")
-            if not stat.S_ISREG(st.st_mode):
-                raise ConfigError(f"--keylog {path} exists and is not a regular file")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            # O_NOFOLLOW closes the race with a symlink planted after the lstat.
-            fd = os.open(path, flags | os.O_NONBLOCK, 0o600)
+            fd = create_fresh(path, what="--keylog")
         except OSError as e:
             raise ConfigError(f"--keylog {path}: {e.strerror}") from None
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise ConfigError(f"--keylog {path} is not a regular file")
-            os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_TRUNC
-            os.set_blocking(fd, True)
             stream = os.fdopen(fd, "w", buffering=1, encoding="ascii", newline="\n")
         except BaseException:
             os.close(fd)
@@ -501,13 +488,13 @@ class KeyLog:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Replace ``path`` (never through a symlink) with ``text``, mode 0600."""
-    if path.is_symlink():
-        raise ConfigError(f"{path} is a symbolic link; refusing to follow it")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o600)
+    """Replace ``path`` (never through a symlink, never another user's file) with ``text``,
+    mode 0600."""
+    try:
+        fd = create_fresh(path, what="key table")
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
     with os.fdopen(fd, "w", encoding="ascii", newline="\n") as f:
-        os.fchmod(fd, 0o600)
         f.write(text)
 
 

@@ -74,6 +74,26 @@ def backend_name() -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
+#: Keyring backends known to keep secrets unencrypted on disk (keyrings.alt's plaintext file).
+PLAINTEXT_BACKENDS = frozenset({"keyrings.alt.file.PlaintextKeyring"})
+
+
+def _backend_names(backend: object) -> list[str]:
+    """The backends a keyring uses (a chainer's members, else itself), as module.Class."""
+    members = getattr(backend, "backends", None)
+    if type(backend).__name__ == "ChainerBackend" and isinstance(members, list | tuple):
+        return [name for member in members for name in _backend_names(member)]
+    return [f"{type(backend).__module__}.{type(backend).__name__}"]
+
+
+def plaintext_backend() -> str | None:
+    """The keyring backend in use if it stores secrets unencrypted (e.g. keyrings.alt's
+    PlaintextKeyring: a file anyone who can read it — root, a backup — reads the keys
+    from), else None."""
+    backend = _keyring().get_keyring()
+    return next((n for n in _backend_names(backend) if n in PLAINTEXT_BACKENDS), None)
+
+
 def get_secret(profile_name: str, kind: str = "psk") -> str | None:
     """The stored secret, or None when there is none."""
     keyring = _keyring()
@@ -116,7 +136,7 @@ def load_psk(profile: Profile, *, prompt: Callable[[str], str] | None = None) ->
     from ikeclient.config.profile import read_secret_file  # noqa: PLC0415
 
     if profile.psk_file is not None:
-        return read_secret_file(profile.psk_file)
+        return read_secret_file(profile.psk_file, owner=profile.auth.files_owner)
     user = keyring_user(profile.name)
     try:
         value = get_secret(profile.name, "psk")
@@ -144,7 +164,7 @@ def _load_kind(
     from ikeclient.config.profile import read_secret_file  # noqa: PLC0415
 
     if file is not None:
-        return read_secret_file(file, what=describe(kind))
+        return read_secret_file(file, what=describe(kind), owner=profile.auth.files_owner)
     try:
         value = get_secret(profile.name, kind)
     except SecretStoreError:

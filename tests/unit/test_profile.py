@@ -73,7 +73,7 @@ def test_secret_file_must_be_private(tmp_path: Path) -> None:
     path = tmp_path / "psk"
     path.write_text("s3cret\n")
     os.chmod(path, 0o644)
-    with pytest.raises(ConfigError, match="readable by others; run: chmod 600"):
+    with pytest.raises(ConfigError, match="readable by other users; run: chmod 600"):
         read_secret_file(path)
     os.chmod(path, 0o600)
     assert read_secret_file(path) == b"s3cret"
