@@ -32,7 +32,12 @@ from hypothesis import strategies as st
 
 from ikeclient.config.proposals import parse_proposals
 from ikeclient.crypto.random import DeterministicRandomSource
-from ikeclient.errors import AuthenticationFailed, GatewayUnreachable, IdentityMismatch
+from ikeclient.errors import (
+    AuthenticationFailed,
+    GatewayUnreachable,
+    IdentityMismatch,
+    NoProposalChosen,
+)
 from ikeclient.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
@@ -45,7 +50,9 @@ from ikeclient.ike.events import (
 )
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.v1.connection import Ikev1Connection
-from ikeclient.ike.v1.payloads import IdPayload
+from ikeclient.ike.v1.enums import Doi, ExchangeType, NotifyType, ProtocolId
+from ikeclient.ike.v1.message import HEADER_SIZE, push_header
+from ikeclient.ike.v1.payloads import IdPayload, NotifyPayload, push_payload_chain
 from ikeclient.ike.v1.quick_mode import id_from_ts
 from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v1.state import Ikev1State
@@ -415,6 +422,68 @@ def test_gateway_quick_mode_without_ids_outside_the_profile_is_refused() -> None
     assert made == []
     assert p.conn.drops.selectors_refused == 1
     assert p.conn.state == Ikev1State.ESTABLISHED
+
+
+# -- phase 1 answers only from the gateway's endpoint -----------------------------------------
+
+
+def _forged_phase1_refusal(cky_i: bytes) -> bytes:
+    """HDR(Informational, unencrypted), N(NO-PROPOSAL-CHOSEN): anyone who saw CKY-I can send it."""
+    first, body = push_payload_chain(
+        [NotifyPayload(Doi.IPSEC, ProtocolId.ISAKMP, NotifyType.NO_PROPOSAL_CHOSEN, cky_i)]
+    )
+    return (
+        push_header(
+            cky_i, bytes(8), first, ExchangeType.INFORMATIONAL, 0, 0, HEADER_SIZE + len(body)
+        )
+        + body
+    )
+
+
+def _first_answer(p: Pair) -> list[bytes]:
+    """Main Mode message 1 to the gateway; its message 2, not yet delivered."""
+    p.conn.connect(p.now)
+    ((m1, _),) = p.conn.datagrams_to_send(p.now)
+    p.sent.append(m1)
+    return p.gw.receive(m1)
+
+
+def test_phase1_refusal_from_elsewhere_is_dropped() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    m2 = _first_answer(p)
+    forged = _forged_phase1_refusal(p.conn.spi_i)
+    for src in (Endpoint("198.51.100.66", 500), Endpoint(GATEWAY.host, 4500)):
+        p.conn.receive_datagram(forged, src, p.now)
+    p.flush()
+    assert p.conn.state == Ikev1State.MM_SA_SENT and not p.of(IkeSaClosed)
+    assert p.conn.drops.wrong_source == 2
+    p.deliver(m2)
+    p.flush()
+    assert p.conn.state == Ikev1State.ESTABLISHED
+    assert len(p.of(ChildSaEstablished)) == 1
+
+
+def test_phase1_answer_from_a_wrong_port_is_ignored() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    (m2,) = _first_answer(p)
+    p.conn.receive_datagram(m2, Endpoint(GATEWAY.host, 4500), p.now)
+    p.conn.receive_datagram(m2, Endpoint("198.51.100.66", 500), p.now)
+    assert p.conn.datagrams_to_send(p.now) == []  # no message 3 went out
+    assert p.conn.state == Ikev1State.MM_SA_SENT
+    assert p.conn.drops.wrong_source == 2
+    p.deliver([m2])
+    p.flush()
+    assert p.conn.state == Ikev1State.ESTABLISHED
+
+
+def test_phase1_refusal_from_the_gateway_still_ends_the_attempt() -> None:
+    # IKEv1 phase 1 keeps its behaviour for a refusal from the gateway's own endpoint.
+    p = Pair(settings(), Ikev1Responder(PSK))
+    _first_answer(p)
+    p.conn.receive_datagram(_forged_phase1_refusal(p.conn.spi_i), GATEWAY, p.now)
+    p.flush()
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, NoProposalChosen)
 
 
 def test_client_rekeys_before_the_lifetime_ends() -> None:

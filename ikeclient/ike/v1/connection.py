@@ -83,6 +83,7 @@ from ikeclient.ike.events import (
     IkeSaClosed,
     IkeSaEstablished,
     TrafficSelectorRange,
+    same_endpoint,
 )
 from ikeclient.ike.v1.enums import (
     ERROR_NOTIFY_MAX,
@@ -139,6 +140,8 @@ NON_ESP_MARKER = b"\x00\x00\x00\x00"
 IKE_PORT = 500
 _REPLY_CACHE = 16
 _S = Ikev1State
+_UNAUTHENTICATED = frozenset({_S.MM_SA_SENT, _S.MM_KE_SENT, _S.MM_AUTH_SENT, _S.AM_SENT})
+"""Phase 1 states: what arrives is not authenticated, so its source is checked."""
 
 
 class _SpiLogger(logging.LoggerAdapter[logging.Logger]):
@@ -176,6 +179,7 @@ class DropCounters:
     unexpected: int = 0
     not_ours: int = 0
     keepalive: int = 0
+    wrong_source: int = 0  # phase 1 messages not from where our message went
     selectors_refused: int = 0  # gateway Quick Modes outside our selectors (RFC 2409 §5.5)
     last_error: IkeError | None = field(default=None, repr=False)
 
@@ -449,6 +453,12 @@ class Ikev1Connection:
         cached = self._replies.get(data)
         if cached is not None:
             self._out.append((cached, self._remote))
+            return
+        if self.state in _UNAUTHENTICATED and not same_endpoint(src, self._remote):
+            # Phase 1 answers (and notifies) carry no authentication yet: only the address
+            # and port our message went to count (port 4500 after the float, RFC 3947 §4).
+            self.drops.wrong_source += 1
+            self.log.debug("dropped a phase 1 message from %s:%d", src.host, src.port)
             return
         message, next_iv = self._open(header, data)
         check_message_rules(header.exchange_type, message.payloads)

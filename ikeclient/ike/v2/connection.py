@@ -72,7 +72,6 @@ later and never ends the IKE SA. Nothing else escapes.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections import deque
 from collections.abc import Callable, MutableMapping, Sequence
@@ -100,6 +99,7 @@ from ikeclient.ike.events import (
     IkeSaClosed,
     IkeSaEstablished,
     IPAddress,
+    same_endpoint,
 )
 from ikeclient.ike.v2.enums import ExchangeType, HeaderFlag, NotifyType
 from ikeclient.ike.v2.fragmentation import fragment_message, ike_message_limit
@@ -145,16 +145,6 @@ PEER_LOST_GRACE = 1.0
 """After an unprotected INVALID_IKE_SPI answer, how long a genuine answer may still come."""
 SA_INIT_ERROR_GRACE = 2.0
 """After an unauthenticated IKE_SA_INIT refusal, how long a genuine answer may still come."""
-
-
-def same_endpoint(a: Endpoint, b: Endpoint) -> bool:
-    """True when two UDP endpoints are the same address (in any spelling) and port."""
-    if a.port != b.port:
-        return False
-    try:
-        return ipaddress.ip_address(a.host) == ipaddress.ip_address(b.host)
-    except ValueError:
-        return a.host == b.host
 
 
 class _SpiLogger(logging.LoggerAdapter[logging.Logger]):
