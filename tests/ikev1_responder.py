@@ -408,14 +408,25 @@ class Ikev1Responder:
         km = lambda spi: k.quick_mode_keymat(self.prf, self.keys.skeyid_d, 3, spi, ni, nr, length)  # noqa: E731
         self.children.append(ResponderChild(spi_r, spi_i, km(spi_r), km(spi_i)))
 
-    def start_rekey(self) -> bytes:
-        """The gateway starts a Quick Mode (rekeying) with the first child's selectors."""
+    def start_rekey(
+        self, ids: tuple[IdPayload, IdPayload] | None = None, *, omit_ids: bool = False
+    ) -> bytes:
+        """The gateway starts a Quick Mode (rekeying) with the first child's selectors.
+
+        ``ids``: (IDci, IDcr) to send instead (the gateway's side first); ``omit_ids``: send
+        none at all (RFC 2409 §5.5: then the selectors are the phase 1 endpoints).
+        """
         assert self.keys is not None
         mid = int.from_bytes(self.rng.random_bytes(4), "big")
         spi = self.rng.random_bytes(4)
         ni = self.rng.random_bytes(16)
         rest: list[Payload] = [build_phase2_sa([self.suite2], spi, 1, 3600), NoncePayload(ni)]
-        rest += [self.ids[1], self.ids[0]]  # from the gateway's side: its net first
+        if omit_ids:
+            pass
+        elif ids is None:
+            rest += [self.ids[1], self.ids[0]]  # from the gateway's side: its net first
+        else:
+            rest += list(ids)
         _, body = push_payload_chain(rest)
         hash1 = self.prf.compute(self.keys.skeyid_a, mid.to_bytes(4, "big") + body)
         self._qm[mid] = (ni, b"", b"", spi)
@@ -513,8 +524,10 @@ class Ikev1Gateway:
         """Did the client delete the ISAKMP SA ``r`` (a Delete on ``r`` itself)?"""
         return any(p == ProtocolId.ISAKMP and s == (r.cky_i + r.cky_r,) for p, s in r.deleted)
 
-    def start_rekey(self) -> bytes:
-        return self.current.start_rekey()
+    def start_rekey(
+        self, ids: tuple[IdPayload, IdPayload] | None = None, *, omit_ids: bool = False
+    ) -> bytes:
+        return self.current.start_rekey(ids, omit_ids=omit_ids)
 
     def r_u_there(self, seq: int) -> bytes:
         return self.current.r_u_there(seq)

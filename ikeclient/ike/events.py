@@ -25,6 +25,16 @@ class Endpoint(NamedTuple):
     port: int
 
 
+def same_endpoint(a: Endpoint, b: Endpoint) -> bool:
+    """True when two UDP endpoints are the same address (in any spelling) and port."""
+    if a.port != b.port:
+        return False
+    try:
+        return ipaddress.ip_address(a.host) == ipaddress.ip_address(b.host)
+    except ValueError:
+        return a.host == b.host
+
+
 @dataclass(frozen=True, slots=True)
 class TrafficSelectorRange:
     """One traffic selector: an address range, an IP protocol (0 = any) and a port range."""

@@ -21,8 +21,10 @@ from ikeclient.errors import (
     InvalidKePayload,
     LocalProtocolError,
     NoProposalChosen,
+    PeerNotify,
     TsUnacceptable,
 )
+from ikeclient.exitcodes import ExitCode, exit_code_for
 from ikeclient.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
@@ -33,6 +35,7 @@ from ikeclient.ike.events import (
     TrafficSelectorRange,
 )
 from ikeclient.ike.identity import Identity
+from ikeclient.ike.v2.connection import SA_INIT_ERROR_GRACE
 from ikeclient.ike.v2.enums import ExchangeType, HeaderFlag, NotifyType, ProtocolId
 from ikeclient.ike.v2.message import encode_message, pull_message
 from ikeclient.ike.v2.payloads import (
@@ -80,6 +83,19 @@ def establish(gw: ResponderDouble | None = None, **kw: object) -> tuple[Network,
     conn.connect(0.0)
     net.pump(0.0)
     return net, drain(conn)  # type: ignore[return-value]
+
+
+def refused(gw: ResponderDouble, **kw: object) -> tuple[Network, list[object]]:
+    """``establish`` against a gateway that refuses IKE_SA_INIT, then wait for the end.
+
+    The unauthenticated refusal is held back for ``SA_INIT_ERROR_GRACE`` seconds in case a
+    genuine answer follows (RFC 7296 §2.21.1); the attempt must end right after that.
+    """
+    net, events = establish(gw, **kw)
+    assert not any(isinstance(e, IkeSaClosed) for e in events)
+    assert net.conn.get_timer() == SA_INIT_ERROR_GRACE
+    assert net.run_timers(until=100.0) == SA_INIT_ERROR_GRACE
+    return net, events + drain(net.conn)  # type: ignore[operator]
 
 
 def closed_event(events: list[object]) -> IkeSaClosed:
@@ -344,7 +360,7 @@ def test_invalid_ke_payload_retries_once_with_requested_group() -> None:
 
 def test_invalid_ke_payload_for_a_group_not_offered() -> None:
     gw = gateway(want_group=KeGroup.ECP384)
-    net, events = establish(gw)
+    net, events = refused(gw)
     assert len(sent(net, SA_INIT_REQUEST)) == 1  # no retry with a group we never offered
     closed = closed_event(events)
     assert isinstance(closed.error, InvalidKePayload)
@@ -363,6 +379,7 @@ def test_invalid_ke_payload_only_retried_once() -> None:
     assert len(net.held) == 1  # the retry with MODP2048
     gw.want_group = KeGroup.CURVE25519  # now the gateway changes its mind
     net.release(0.0)
+    assert net.run_timers(until=100.0) == SA_INIT_ERROR_GRACE
     closed = closed_event(drain(conn))
     assert isinstance(closed.error, InvalidKePayload)
     assert closed.error.group == KeGroup.CURVE25519
@@ -371,7 +388,7 @@ def test_invalid_ke_payload_only_retried_once() -> None:
 
 def test_no_proposal_chosen_lists_offers() -> None:
     gw = gateway(reject_proposals=True)
-    net, events = establish(gw, ike=["aes256gcm16-prfsha256-ecp256", "aes128-sha256-modp2048"])
+    net, events = refused(gw, ike=["aes256gcm16-prfsha256-ecp256", "aes128-sha256-modp2048"])
     closed = closed_event(events)
     assert isinstance(closed.error, NoProposalChosen)
     text = str(closed.error)
@@ -384,7 +401,7 @@ def test_no_proposal_chosen_lists_offers() -> None:
 
 def test_no_common_proposal_at_the_gateway() -> None:
     gw = gateway(ike_proposals=parse_proposals(["aes128-sha256-modp2048"], ike=True))
-    _, events = establish(gw, ike="aes256gcm16-prfsha256-ecp256")
+    _, events = refused(gw, ike="aes256gcm16-prfsha256-ecp256")
     assert isinstance(closed_event(events).error, NoProposalChosen)
 
 
@@ -943,3 +960,147 @@ def test_unknown_critical_payload_in_a_gateway_request_is_answered() -> None:
     # A non-critical unknown payload is skipped and the request answered normally.
     net.from_gateway(gw.request([UnknownPayload(201, False, b"xyz")], framed=True), 31.0)
     assert gw.received[-1].response and gw.received[-1].payloads == ()
+
+
+# --------------------------------------------------------------------- forged answers before AUTH
+
+
+def _forged_refusal(conn_spi_i: bytes, notify: int = NotifyType.NO_PROPOSAL_CHOSEN) -> bytes:
+    """<-- HDR(SPIi, 0, IKE_SA_INIT, response), N(notify): anyone who saw SPIi can send it."""
+    return encode_message(
+        conn_spi_i,
+        bytes(8),
+        ExchangeType.IKE_SA_INIT,
+        HeaderFlag.RESPONSE,
+        0,
+        [NotifyPayload(0, b"", notify, b"")],
+    )
+
+
+def _held_sa_init(**kw: object) -> Network:
+    """IKE_SA_INIT sent at t=0; the gateway's genuine answer is held back."""
+    conn = connection(settings(**kw))  # type: ignore[arg-type]
+    net = Network(conn, gateway())
+    net.hold_next(SA_INIT_RESPONSE)
+    conn.connect(0.0)
+    net.pump(0.0)
+    assert len(net.held) == 1
+    return net
+
+
+@pytest.mark.parametrize(
+    "src",
+    [Endpoint("198.51.100.66", 500), Endpoint(GATEWAY, 4500), Endpoint(GATEWAY, 501)],
+    ids=["other-address", "nat-t-port", "other-port"],
+)
+def test_forged_refusal_from_elsewhere_is_dropped(src: Endpoint) -> None:
+    net = _held_sa_init()
+    conn = net.conn
+    # <-- HDR, N(NO_PROPOSAL_CHOSEN) from an address or port the request did not go to
+    conn.receive_datagram(_forged_refusal(conn.spi_i), src, 0.05)
+    assert conn.drops.wrong_source == 1
+    assert conn.drops.sa_init_error_hints == 0
+    assert conn.state == IkeSaState.SA_INIT_SENT and drain(conn) == []
+    assert conn.get_timer() == 2.0  # the ordinary retransmission, nothing shortened
+    # <-- HDR, SAr1, KEr, Nr (the genuine answer, from GATEWAY:500)
+    net.release(0.1)
+    assert conn.state == IkeSaState.ESTABLISHED
+    assert [type(e) for e in drain(conn)] == [IkeSaEstablished, ConfigReceived, ChildSaEstablished]
+
+
+def test_genuine_answer_from_a_wrong_port_is_ignored() -> None:
+    net = _held_sa_init()
+    conn = net.conn
+    (resp,) = net.held
+    conn.receive_datagram(resp.data, Endpoint(GATEWAY, 4500), 0.1)  # right bytes, wrong port
+    conn.receive_datagram(resp.data, Endpoint(GATEWAY, 1500), 0.1)
+    assert conn.drops.wrong_source == 2
+    assert conn.state == IkeSaState.SA_INIT_SENT
+    net.release(0.2)
+    assert conn.state == IkeSaState.ESTABLISHED
+
+
+def test_auth_answer_must_come_from_the_nat_t_port_after_the_float() -> None:
+    conn = connection()
+    net = Network(conn, gateway())
+    net.hold_next(AUTH_RESPONSE)
+    conn.connect(0.0)
+    net.pump(0.0)
+    assert conn.state == IkeSaState.AUTH_SENT and conn.remote == Endpoint(GATEWAY, 4500)
+    (resp,) = net.held
+    conn.receive_datagram(resp.data, Endpoint(GATEWAY, 500), 0.1)  # the pre-float port
+    conn.receive_datagram(resp.data, Endpoint("198.51.100.66", 4500), 0.1)
+    assert conn.drops.wrong_source == 2
+    assert conn.state == IkeSaState.AUTH_SENT
+    net.release(0.2)
+    assert conn.state == IkeSaState.ESTABLISHED
+
+
+@pytest.mark.parametrize(
+    "notify",
+    [NotifyType.NO_PROPOSAL_CHOSEN, NotifyType.AUTHENTICATION_FAILED, NotifyType.INVALID_SYNTAX],
+)
+def test_forged_refusal_from_the_gateway_address_then_the_real_answer(notify: int) -> None:
+    net = _held_sa_init()
+    conn = net.conn
+    # <-- HDR, N(error) spoofed from GATEWAY:500, faster than the gateway
+    conn.receive_datagram(_forged_refusal(conn.spi_i, notify), Endpoint(GATEWAY, 500), 0.05)
+    assert conn.drops.sa_init_error_hints == 1
+    assert conn.state == IkeSaState.SA_INIT_SENT and drain(conn) == []
+    assert conn.get_timer() == pytest.approx(0.05 + SA_INIT_ERROR_GRACE)
+    # <-- HDR, SAr1, KEr, Nr: the genuine answer, within the grace
+    net.release(1.5)
+    assert conn.state == IkeSaState.ESTABLISHED
+    assert [type(e) for e in drain(conn)] == [IkeSaEstablished, ConfigReceived, ChildSaEstablished]
+
+
+def test_genuine_no_proposal_chosen_ends_the_attempt_in_bounded_time() -> None:
+    # strongSwan's schedule (4 s, 1.8, 5 tries: ~165 s): the refusal must not take that long.
+    gw = gateway(reject_proposals=True)
+    conn = connection(settings(retransmit=RetransmitPolicy()))
+    net = Network(conn, gw)
+    conn.connect(0.0)
+    net.pump(0.0)
+    assert drain(conn) == []  # held back: it may be forged
+    end = net.run_timers(until=1000.0)
+    assert end == SA_INIT_ERROR_GRACE
+    closed = closed_event(drain(conn))
+    assert isinstance(closed.error, NoProposalChosen)
+    assert exit_code_for(closed.error) == ExitCode.NO_PROPOSAL_CHOSEN == 12
+    assert len(sent(net, SA_INIT_REQUEST)) == 1  # nothing retransmitted into a refusal
+    assert conn.state == IkeSaState.CLOSED and conn.get_timer() is None
+
+
+def test_forged_cookies_cannot_loop() -> None:
+    # COOKIE is followed (RFC 7296 §2.6) but only MAX_COOKIE_RETRIES times; after that
+    # it is one more unauthenticated refusal, and the attempt still ends in bounded time.
+    net = _held_sa_init()
+    conn = net.conn
+    net.drop_next(SA_INIT_RESPONSE, count=100)
+    for i in range(10):
+        cookie = encode_message(
+            conn.spi_i,
+            bytes(8),
+            ExchangeType.IKE_SA_INIT,
+            HeaderFlag.RESPONSE,
+            0,
+            [NotifyPayload(0, b"", NotifyType.COOKIE, bytes([i + 1]) * 8)],
+        )
+        conn.receive_datagram(cookie, Endpoint(GATEWAY, 500), 0.1)
+        net.pump(0.1)
+    assert len(sent(net, SA_INIT_REQUEST)) == 1 + 3  # MAX_COOKIE_RETRIES resends, no more
+    end = net.run_timers(until=1000.0)
+    assert end == pytest.approx(0.1 + SA_INIT_ERROR_GRACE)
+    assert isinstance(closed_event(drain(conn)).error, PeerNotify)
+
+
+def test_malformed_answer_from_elsewhere_is_not_reported_on_give_up() -> None:
+    conn = connection()
+    net = Network(conn, gateway())
+    net.drop_next(SA_INIT_RESPONSE, count=10)
+    conn.connect(0.0)
+    net.pump(0.0)
+    conn.receive_datagram(bytes(40), Endpoint("198.51.100.66", 500), 0.1)
+    assert conn.drops.malformed == 1
+    net.run_timers(until=1000.0)
+    assert isinstance(closed_event(drain(conn)).error, GatewayUnreachable)

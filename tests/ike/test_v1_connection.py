@@ -20,17 +20,24 @@ XAUTH password, rekeying from either side, DPD, Delete, and a fuzz of ``receive_
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from ikeclient.config.proposals import parse_proposals
 from ikeclient.crypto.random import DeterministicRandomSource
-from ikeclient.errors import AuthenticationFailed, GatewayUnreachable, IdentityMismatch
+from ikeclient.errors import (
+    AuthenticationFailed,
+    GatewayUnreachable,
+    IdentityMismatch,
+    NoProposalChosen,
+)
 from ikeclient.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
@@ -43,6 +50,10 @@ from ikeclient.ike.events import (
 )
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.v1.connection import Ikev1Connection
+from ikeclient.ike.v1.enums import Doi, ExchangeType, NotifyType, ProtocolId
+from ikeclient.ike.v1.message import HEADER_SIZE, push_header
+from ikeclient.ike.v1.payloads import IdPayload, NotifyPayload, push_payload_chain
+from ikeclient.ike.v1.quick_mode import id_from_ts
 from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v1.state import Ikev1State
 from ikeclient.ike.v2.settings import RetransmitPolicy
@@ -288,6 +299,191 @@ def test_gateway_rekey_without_hash3_is_undone() -> None:
     assert "not completed" in deleted[0].reason
     again = p.of(ChildSaEstablished)[-1]  # the old SA was rekeyed by us at once
     assert again.rekeyed_spi_in == old.spi_in and again.spi_in != unconfirmed.spi_in
+
+
+# -- the gateway's Quick Mode selectors (RFC 2409 §5.5) ---------------------------------------
+
+
+def _id(net: str) -> IdPayload:
+    n = ipaddress.ip_network(net)
+    return id_from_ts(TrafficSelectorRange(n.network_address, n.broadcast_address))
+
+
+def _gateway_quick_mode(
+    p: Pair, ids: tuple[IdPayload, IdPayload] | None = None, *, omit_ids: bool = False
+) -> tuple[list[ChildSaEstablished], int]:
+    """The gateway starts a Quick Mode; return the IPsec SAs it made and the gateway's count."""
+    before = len(p.of(ChildSaEstablished))
+    p.deliver([p.gw.start_rekey(ids, omit_ids=omit_ids)])
+    p.flush()
+    return p.of(ChildSaEstablished)[before:], len(p.gw.children)
+
+
+def test_gateway_quick_mode_inside_our_selectors_is_installed() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    assert len(p.of(ChildSaEstablished)) == 1
+    # HDR*, HASH(1), SA, Ni, IDci(198.18.3.0/25), IDcr(virtual IP) -->  (narrower than ours)
+    (new,), _ = _gateway_quick_mode(p, (_id("198.18.3.0/25"), _id(f"{VIRTUAL_IP}/32")))
+    vip = ipaddress.IPv4Address(VIRTUAL_IP)
+    assert new.local_ts == (TrafficSelectorRange(vip, vip),)
+    assert str(new.remote_ts[0]) == "198.18.3.0/25"
+    _keys_match(p, new)
+    assert p.conn.drops.selectors_refused == 0
+
+
+@pytest.mark.parametrize(
+    ("idci", "idcr"),
+    [
+        ("0.0.0.0/0", f"{VIRTUAL_IP}/32"),  # the gateway's side: the whole Internet
+        ("198.18.60.0/24", f"{VIRTUAL_IP}/32"),  # a network the profile does not route
+        ("198.18.2.0/23", f"{VIRTUAL_IP}/32"),  # wider than the profile's 198.18.3.0/24
+        ("198.18.3.0/24", "198.18.1.2/32"),  # our side: our phase 1 address, not the VIP
+        ("198.18.3.0/24", "0.0.0.0/0"),  # our side: anything
+        ("198.18.3.0/24", "198.18.200.0/24"),  # our side: the VIP's whole pool
+    ],
+)
+def test_gateway_quick_mode_outside_our_selectors_is_refused(
+    idci: str, idcr: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    (old,) = p.of(ChildSaEstablished)
+    gw_children = len(p.gw.children)
+    gw_log = len(p.gw.log)
+    # HDR*, HASH(1), SA, Ni, IDci, IDcr -->   <-- HDR*, HASH(1), N(INVALID-ID-INFORMATION)
+    with caplog.at_level(logging.WARNING, logger="ikeclient.ike.v1.connection"):
+        made, now_at_gw = _gateway_quick_mode(p, (_id(idci), _id(idcr)))
+    assert made == []  # nothing installed, no HASH(2): the gateway cannot finish it either
+    assert now_at_gw == gw_children
+    assert p.gw.log[gw_log:] == ["INFORMATIONAL ['HashPayload', 'NotifyPayload']"]
+    assert p.conn.drops.selectors_refused == 1
+    assert p.conn.state == Ikev1State.ESTABLISHED and not p.of(IkeSaClosed)
+    assert p.conn.children == (old,)
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1 and idci in refused[0] and idcr in refused[0], refused
+    # The connection carries on: our own rekey still works.
+    p.conn.rekey_child_sa(old.spi_in, p.now)
+    p.flush()
+    assert p.of(ChildSaEstablished)[-1].rekeyed_spi_in == old.spi_in
+
+
+def test_refused_gateway_quick_mode_retransmitted_gets_the_same_notify() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    qm = p.gw.start_rekey((_id("0.0.0.0/0"), _id(f"{VIRTUAL_IP}/32")))
+    p.conn.receive_datagram(qm, GATEWAY, p.now)
+    first = p.conn.datagrams_to_send(p.now)
+    p.conn.receive_datagram(qm, GATEWAY, p.now)  # the gateway repeats its message 1
+    assert p.conn.datagrams_to_send(p.now) == first and len(first) == 1
+    assert p.conn.drops.selectors_refused == 1
+    assert not [e for e in _drain(p.conn) if isinstance(e, ChildSaEstablished)]
+
+
+def _drain(conn: Ikev1Connection) -> list[IkeEvent]:
+    out = []
+    while (e := conn.next_event()) is not None:
+        out.append(e)
+    return out
+
+
+def test_gateway_quick_mode_without_ids_and_a_virtual_ip_is_refused() -> None:
+    # RFC 2409 §5.5: no IDci/IDcr means the phase 1 endpoints; with a virtual IP our
+    # phase 1 address is not the tunnel's inner address, and the gateway's address is
+    # not in the profile's 198.18.3.0/24 either.
+    p = Pair(settings(), Ikev1Responder(PSK))
+    p.connect()
+    made, _ = _gateway_quick_mode(p, omit_ids=True)
+    assert made == []
+    assert p.conn.drops.selectors_refused == 1
+    assert p.conn.state == Ikev1State.ESTABLISHED and not p.of(IkeSaClosed)
+
+
+def test_gateway_quick_mode_without_ids_between_the_phase1_endpoints() -> None:
+    # No virtual IP and a profile that routes the gateway's own address: host to host
+    # between the phase 1 endpoints is inside what we would ask for, so it is installed.
+    gw_net = TrafficSelectorRange(
+        ipaddress.IPv4Address("198.18.2.0"), ipaddress.IPv4Address("198.18.2.255")
+    )
+    p = Pair(settings(request_virtual_ip=False, remote_ts=(gw_net,)), Ikev1Responder(PSK))
+    p.connect()
+    assert len(p.of(ChildSaEstablished)) == 1
+    (new,), _ = _gateway_quick_mode(p, omit_ids=True)
+    here, there = ipaddress.IPv4Address(LOCAL.host), ipaddress.IPv4Address(GATEWAY.host)
+    assert new.local_ts == (TrafficSelectorRange(here, here),)
+    assert new.remote_ts == (TrafficSelectorRange(there, there),)
+    _keys_match(p, new)
+
+
+def test_gateway_quick_mode_without_ids_outside_the_profile_is_refused() -> None:
+    p = Pair(settings(request_virtual_ip=False), Ikev1Responder(PSK))
+    p.connect()
+    made, _ = _gateway_quick_mode(p, omit_ids=True)  # 198.18.2.2 is not in 198.18.3.0/24
+    assert made == []
+    assert p.conn.drops.selectors_refused == 1
+    assert p.conn.state == Ikev1State.ESTABLISHED
+
+
+# -- phase 1 answers only from the gateway's endpoint -----------------------------------------
+
+
+def _forged_phase1_refusal(cky_i: bytes) -> bytes:
+    """HDR(Informational, unencrypted), N(NO-PROPOSAL-CHOSEN): anyone who saw CKY-I can send it."""
+    first, body = push_payload_chain(
+        [NotifyPayload(Doi.IPSEC, ProtocolId.ISAKMP, NotifyType.NO_PROPOSAL_CHOSEN, cky_i)]
+    )
+    return (
+        push_header(
+            cky_i, bytes(8), first, ExchangeType.INFORMATIONAL, 0, 0, HEADER_SIZE + len(body)
+        )
+        + body
+    )
+
+
+def _first_answer(p: Pair) -> list[bytes]:
+    """Main Mode message 1 to the gateway; its message 2, not yet delivered."""
+    p.conn.connect(p.now)
+    ((m1, _),) = p.conn.datagrams_to_send(p.now)
+    p.sent.append(m1)
+    return p.gw.receive(m1)
+
+
+def test_phase1_refusal_from_elsewhere_is_dropped() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    m2 = _first_answer(p)
+    forged = _forged_phase1_refusal(p.conn.spi_i)
+    for src in (Endpoint("198.51.100.66", 500), Endpoint(GATEWAY.host, 4500)):
+        p.conn.receive_datagram(forged, src, p.now)
+    p.flush()
+    assert p.conn.state == Ikev1State.MM_SA_SENT and not p.of(IkeSaClosed)
+    assert p.conn.drops.wrong_source == 2
+    p.deliver(m2)
+    p.flush()
+    assert p.conn.state == Ikev1State.ESTABLISHED
+    assert len(p.of(ChildSaEstablished)) == 1
+
+
+def test_phase1_answer_from_a_wrong_port_is_ignored() -> None:
+    p = Pair(settings(), Ikev1Responder(PSK))
+    (m2,) = _first_answer(p)
+    p.conn.receive_datagram(m2, Endpoint(GATEWAY.host, 4500), p.now)
+    p.conn.receive_datagram(m2, Endpoint("198.51.100.66", 500), p.now)
+    assert p.conn.datagrams_to_send(p.now) == []  # no message 3 went out
+    assert p.conn.state == Ikev1State.MM_SA_SENT
+    assert p.conn.drops.wrong_source == 2
+    p.deliver([m2])
+    p.flush()
+    assert p.conn.state == Ikev1State.ESTABLISHED
+
+
+def test_phase1_refusal_from_the_gateway_still_ends_the_attempt() -> None:
+    # IKEv1 phase 1 keeps its behaviour for a refusal from the gateway's own endpoint.
+    p = Pair(settings(), Ikev1Responder(PSK))
+    _first_answer(p)
+    p.conn.receive_datagram(_forged_phase1_refusal(p.conn.spi_i), GATEWAY, p.now)
+    p.flush()
+    (closed,) = p.of(IkeSaClosed)
+    assert isinstance(closed.error, NoProposalChosen)
 
 
 def test_client_rekeys_before_the_lifetime_ends() -> None:

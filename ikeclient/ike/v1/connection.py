@@ -71,6 +71,7 @@ from ikeclient.errors import (
     NoProposalChosen,
     PeerNotify,
     RemoteProtocolError,
+    TsUnacceptable,
     UnsupportedAlgorithm,
 )
 from ikeclient.ike.events import (
@@ -82,6 +83,7 @@ from ikeclient.ike.events import (
     IkeSaClosed,
     IkeSaEstablished,
     TrafficSelectorRange,
+    same_endpoint,
 )
 from ikeclient.ike.v1.enums import (
     ERROR_NOTIFY_MAX,
@@ -138,6 +140,8 @@ NON_ESP_MARKER = b"\x00\x00\x00\x00"
 IKE_PORT = 500
 _REPLY_CACHE = 16
 _S = Ikev1State
+_UNAUTHENTICATED = frozenset({_S.MM_SA_SENT, _S.MM_KE_SENT, _S.MM_AUTH_SENT, _S.AM_SENT})
+"""Phase 1 states: what arrives is not authenticated, so its source is checked."""
 
 
 class _SpiLogger(logging.LoggerAdapter[logging.Logger]):
@@ -175,6 +179,8 @@ class DropCounters:
     unexpected: int = 0
     not_ours: int = 0
     keepalive: int = 0
+    wrong_source: int = 0  # phase 1 messages not from where our message went
+    selectors_refused: int = 0  # gateway Quick Modes outside our selectors (RFC 2409 §5.5)
     last_error: IkeError | None = field(default=None, repr=False)
 
 
@@ -447,6 +453,12 @@ class Ikev1Connection:
         cached = self._replies.get(data)
         if cached is not None:
             self._out.append((cached, self._remote))
+            return
+        if self.state in _UNAUTHENTICATED and not same_endpoint(src, self._remote):
+            # Phase 1 answers (and notifies) carry no authentication yet: only the address
+            # and port our message went to count (port 4500 after the float, RFC 3947 §4).
+            self.drops.wrong_source += 1
+            self.log.debug("dropped a phase 1 message from %s:%d", src.host, src.port)
             return
         message, next_iv = self._open(header, data)
         check_message_rules(header.exchange_type, message.payloads)
@@ -892,11 +904,16 @@ class Ikev1Connection:
         if self.state != _S.ESTABLISHED:
             self.drops.unexpected += 1
             return
-        responder = QuickModeResponder(
-            sa=sa, suites=self._p2_suites, rng=self._rng, message=message,
-            lifetime=self._settings.child_lifetime, udp=self._natt,
-            name=self._settings.child_name, local=self._local, remote=self._remote,
-        )  # fmt: skip
+        try:
+            responder = QuickModeResponder(
+                sa=sa, suites=self._p2_suites, rng=self._rng, message=message,
+                lifetime=self._settings.child_lifetime, udp=self._natt,
+                name=self._settings.child_name, local=self._local, remote=self._remote,
+                allowed_local=self._local_ts(), allowed_remote=self._settings.remote_ts,
+            )  # fmt: skip
+        except TsUnacceptable as exc:
+            self._refuse_quick_mode(exc)
+            return
         sa.cipher.commit(mid, next_iv)
         self._responders[mid] = responder
         self._reply(self._encode_protected(ExchangeType.QUICK, mid, responder.build_response()))
@@ -905,6 +922,28 @@ class Ikev1Connection:
         rekeyed = self._rekey_candidate(responder.local_ts, responder.remote_ts)
         confirm_by = now + sum(self._settings.retransmit.intervals())
         self._install(responder.done(rekeyed), now, confirm_by=confirm_by)
+
+    def _refuse_quick_mode(self, exc: TsUnacceptable) -> None:
+        """Refuse the gateway's Quick Mode: its selectors exceed ours (RFC 2409 §5.5).
+
+        Nothing is installed and no HASH(2) goes out, so the gateway cannot complete the
+        exchange; it is told once with INVALID-ID-INFORMATION (RFC 2408 §3.14.1) in an
+        Informational, which is also the answer to its retransmissions (reply cache). The
+        ISAKMP SA and the IPsec SAs that exist stay up: the message was authentic (HASH(1)
+        verified), only its proposal is refused.
+        """
+        sa = self._sa
+        self.drops.selectors_refused += 1
+        self.log.warning("refused the gateway's Quick Mode: %s", exc)
+        if sa is None or self._sa_gone:  # pragma: no cover - checked by the caller
+            return
+        notify = NotifyPayload(Doi.IPSEC, ProtocolId.ISAKMP, exc.notify, sa.cky_i + sa.cky_r)
+        mid = self._new_message_id()
+        wire = self._encode_protected(
+            ExchangeType.INFORMATIONAL, mid, protected_body(sa, mid, [notify])
+        )
+        sa.cipher.forget(mid)
+        self._reply(wire)
 
     def _on_quick_response(self, message: Message, now: float) -> None:
         sa = self._sa

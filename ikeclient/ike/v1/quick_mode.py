@@ -151,6 +151,12 @@ def ts_from_id(p: IdPayload) -> TrafficSelectorRange:
     raise InvalidSyntax(f"Quick Mode ID of type {p.id_type} is not supported")
 
 
+def _host_ts(host: str) -> TrafficSelectorRange:
+    """One address, any protocol and port: an implicit Quick Mode identity (RFC 2409 §5.5)."""
+    ip = ipaddress.ip_address(host)
+    return TrafficSelectorRange(ip, ip)
+
+
 def _responder_lifetime(payloads: Sequence[Payload]) -> int | None:
     """Seconds of a RESPONDER-LIFETIME notify (RFC 2407 §4.6.3.1), if any."""
     for n in find_all(payloads, NotifyPayload):
@@ -328,8 +334,44 @@ class QuickModeInitiator:
         return QuickModeDone(child, min(lifetime, self._lifetime)), with_hash(hash3, [])
 
 
+def check_responder_selectors(
+    *,
+    offered_local: TrafficSelectorRange,
+    offered_remote: TrafficSelectorRange,
+    allowed_local: TrafficSelectorRange,
+    allowed_remote: Sequence[TrafficSelectorRange],
+) -> None:
+    """Refuse a gateway-started Quick Mode whose selectors exceed what we would ask for.
+
+    ``offered_local`` is the gateway's IDcr (our side), ``offered_remote`` its IDci (its
+    side). Our side must lie inside ``allowed_local`` (the virtual IP, or our own address
+    without one), the gateway's inside one of the profile's remote selectors: the same
+    narrowing ``QuickModeInitiator.process_response`` applies to the gateway's answers.
+    Installing wider selectors would let the gateway send ESP with any inner source.
+    RFC 2409 §5.5: identities the responder does not accept are answered with
+    INVALID-ID-INFORMATION (18, RFC 2408 §3.14.1); the error carries that notify type.
+    """
+    if not allowed_local.contains(offered_local) or not any(
+        r.contains(offered_remote) for r in allowed_remote
+    ):
+        wanted = ", ".join(str(r) for r in allowed_remote)
+        raise TsUnacceptable(
+            f"the gateway's Quick Mode proposes {offered_local} <=> {offered_remote}, "
+            f"outside {allowed_local} <=> {wanted}",
+            NotifyType.INVALID_ID_INFORMATION,
+        )
+
+
 class QuickModeResponder:
-    """The gateway's Quick Mode (rekeying from its side): answer message 1, check HASH(3)."""
+    """The gateway's Quick Mode (rekeying from its side): answer message 1, check HASH(3).
+
+    The gateway's selectors are checked (``check_responder_selectors``) before anything
+    else in message 1 is used, right after HASH(1): a refusal raises ``TsUnacceptable``
+    with the INVALID-ID-INFORMATION notify and nothing is installed. Without IDci and
+    IDcr the selectors are the phase 1 endpoints (RFC 2409 §5.5), ``local_address`` and
+    ``remote_address`` host to host with any protocol and port, and checked the same way:
+    with a virtual IP our phase 1 address is not our side of the tunnel, so that is refused.
+    """
 
     def __init__(
         self,
@@ -343,11 +385,31 @@ class QuickModeResponder:
         name: str,
         local: Endpoint,
         remote: Endpoint,
+        allowed_local: TrafficSelectorRange,
+        allowed_remote: Sequence[TrafficSelectorRange],
     ) -> None:
         self._sa = sa
         self.message_id = message.header.message_id
         mid = self.message_id.to_bytes(4, "big")
         check_hash(message, sa.prf.compute(sa.keys.skeyid_a, mid + message.after(0)))
+        ids = find_all(message.payloads, IdPayload)
+        if ids:
+            if len(ids) != 2:
+                raise InvalidSyntax(f"the gateway's Quick Mode carries {len(ids)} ID payloads")
+            # The gateway's IDci is its side, IDcr ours.
+            remote_ts, local_ts = ts_from_id(ids[0]), ts_from_id(ids[1])
+        else:
+            # RFC 2409 §5.5: no client IDs, so the selectors are the ISAKMP peers' addresses.
+            remote_ts, local_ts = _host_ts(remote.host), _host_ts(local.host)
+        check_responder_selectors(
+            offered_local=local_ts,
+            offered_remote=remote_ts,
+            allowed_local=allowed_local,
+            allowed_remote=allowed_remote,
+        )
+        self._ids = ids
+        self.remote_ts = (remote_ts,)
+        self.local_ts = (local_ts,)
         sa_i = find_payload(message.payloads, SaPayload)
         nonce = find_payload(message.payloads, NoncePayload)
         if sa_i is None or nonce is None:
@@ -366,13 +428,6 @@ class QuickModeResponder:
             ke = create_key_exchange(choice.suite.group, rng)
             self._gxy = ke.compute_shared_secret(ke_i.data)
             self._ke_reply = KePayload(ke.public_value)
-        ids = find_all(message.payloads, IdPayload)
-        if len(ids) != 2:
-            raise TsUnacceptable("the gateway's Quick Mode names no traffic selectors")
-        self._ids = ids
-        # The gateway's IDci is its side, IDcr ours.
-        self.remote_ts = (ts_from_id(ids[0]),)
-        self.local_ts = (ts_from_id(ids[1]),)
         self._proposal = proposal
         self._lifetime = min(choice.lifetime or lifetime, lifetime)
         self._udp, self._name, self._local, self._remote = udp, name, local, remote
@@ -420,6 +475,7 @@ __all__ = [
     "QuickModeInitiator",
     "QuickModeResponder",
     "check_phase2_hash",
+    "check_responder_selectors",
     "encapsulation_mode",
     "id_from_ts",
     "protected_body",

@@ -57,6 +57,12 @@ install what when, and ``ChildSaEstablished.outbound_deferred``. Collisions
 nonces: the SA made with the lowest nonce is redundant, and the end that
 started its exchange deletes it.
 
+Before authentication (IKE_SA_INIT, IKE_AUTH) an answer counts only when it comes
+from the address and port its request went to (port 4500 after the float); others are
+dropped and counted (``drops.wrong_source``). An error in the unprotected IKE_SA_INIT
+response may be forged, so it is held back for ``SA_INIT_ERROR_GRACE`` seconds while a
+valid answer may still arrive (RFC 7296 §2.21.1).
+
 Errors are raised deep and converted here, once, in ``receive_datagram``:
 a message that is malformed or fails its integrity check is dropped and
 counted (§2.21); a protocol failure that ends the attempt closes the IKE SA
@@ -93,6 +99,7 @@ from ikeclient.ike.events import (
     IkeSaClosed,
     IkeSaEstablished,
     IPAddress,
+    same_endpoint,
 )
 from ikeclient.ike.v2.enums import ExchangeType, HeaderFlag, NotifyType
 from ikeclient.ike.v2.fragmentation import fragment_message, ike_message_limit
@@ -136,6 +143,8 @@ NON_ESP_MARKER = b"\x00\x00\x00\x00"
 IKE_PORT = 500
 PEER_LOST_GRACE = 1.0
 """After an unprotected INVALID_IKE_SPI answer, how long a genuine answer may still come."""
+SA_INIT_ERROR_GRACE = 2.0
+"""After an unauthenticated IKE_SA_INIT refusal, how long a genuine answer may still come."""
 
 
 class _SpiLogger(logging.LoggerAdapter[logging.Logger]):
@@ -159,6 +168,8 @@ class DropCounters:
     keepalive: int = 0
     fragments_held: int = 0
     invalid_spi_hints: int = 0
+    wrong_source: int = 0  # an answer before authentication, not from where the request went
+    sa_init_error_hints: int = 0  # unauthenticated IKE_SA_INIT refusals held back (§2.21.1)
     last_error: IkeError | None = field(default=None, repr=False)
 
 
@@ -361,7 +372,8 @@ class Ikev2Connection(Renewal):
             self._receive(data, src, now)
         except (InvalidSyntax, UnsupportedCriticalPayload) as exc:
             self.drops.malformed += 1
-            self.drops.last_error = exc
+            if same_endpoint(src, self._remote):  # what a forger elsewhere sent is not reported
+                self.drops.last_error = exc
             self.log.debug("dropped a malformed message: %s", exc)
         except CryptoError as exc:
             self.drops.integrity += 1
@@ -398,7 +410,7 @@ class Ikev2Connection(Renewal):
             self.drops.not_ours += 1
             return
         if header.is_response:
-            self._receive_response(window, message, data, now)
+            self._receive_response(window, message, data, src, now)
         else:
             self._receive_request(window, message, data, now)
 
@@ -412,7 +424,17 @@ class Ikev2Connection(Renewal):
                 return w
         return None
 
-    def _receive_response(self, window: Window, message: Message, data: bytes, now: float) -> None:
+    def _receive_response(
+        self, window: Window, message: Message, data: bytes, src: Endpoint, now: float
+    ) -> None:
+        """Match a response to the outstanding request of ``window`` and run its handler.
+
+        Before the IKE SA is authenticated (IKE_SA_INIT, IKE_AUTH), an answer counts only
+        when it comes from the address and port the request went to; others are dropped
+        and counted (``wrong_source``): RFC 7296 §2.21 / §2.4, nothing that arrives
+        without cryptographic protection may end the attempt. After the float to port
+        4500 (§2.23) that is the NAT-T port, as the IKE_AUTH request went there.
+        """
         req = window.outstanding
         header = message.header
         if (
@@ -439,6 +461,17 @@ class Ikev2Connection(Renewal):
             or header.is_initiator != peer_initiated
         ):
             self.drops.unexpected += 1
+            return
+        if (
+            window.state in (IkeSaState.SA_INIT_SENT, IkeSaState.AUTH_SENT)
+            and req.dst is not None
+            and not same_endpoint(src, req.dst)
+        ):
+            self.drops.wrong_source += 1
+            self.log.debug(
+                "dropped an answer from %s:%d (the request went to %s:%d)",
+                src.host, src.port, req.dst.host, req.dst.port,
+            )  # fmt: skip
             return
         inner: tuple[Payload, ...] = ()
         if req.exchange == ExchangeType.IKE_SA_INIT:
@@ -468,9 +501,40 @@ class Ikev2Connection(Renewal):
             window.next_message_id -= 1
             raise
         except RemoteProtocolError as exc:
+            if req.exchange == ExchangeType.IKE_SA_INIT and window.sa is None:
+                # Refused by the unprotected response itself (not by our own checks after
+                # it was accepted, such as a signature method the gateway lacks).
+                window.outstanding = req
+                window.next_message_id -= 1
+                self._sa_init_error_hint(req, exc, now)
+                return
             self._fail(window, exc, now)
             return
         self._kick(now)
+
+    def _sa_init_error_hint(self, req: Request, error: RemoteProtocolError, now: float) -> None:
+        """Hold back an unauthenticated refusal of IKE_SA_INIT; a genuine answer may follow.
+
+        The IKE_SA_INIT response is not protected, so an error notify in it (and any other
+        failure it causes: NO_PROPOSAL_CHOSEN, an INVALID_KE_PAYLOAD or COOKIE that cannot
+        be followed, a proposal we never offered) may be forged. RFC 7296 §2.21.1: the
+        recipient should keep trying for some time before acting on such a notification;
+        §2.4: nothing without cryptographic protection may make us conclude the peer
+        failed. So the request stays outstanding and a valid answer to it still completes
+        IKE_SA_INIT; if none comes within ``SA_INIT_ERROR_GRACE`` seconds of the first
+        refusal (no retransmission in between: a genuine refusal would only repeat), the
+        attempt ends with the latest refusal's error, so a gateway that really refuses is
+        reported as such (NO_PROPOSAL_CHOSEN: exit code 12) in bounded time. Answers from
+        another address or port never get here (``_receive_response``).
+        """
+        self.drops.sa_init_error_hints += 1
+        if req.error_hint is None:
+            req.deadline = now + SA_INIT_ERROR_GRACE
+        req.error_hint = error
+        self.log.info(
+            "IKE_SA_INIT refused (unauthenticated, waiting %.0f s for a valid answer): %s",
+            SA_INIT_ERROR_GRACE, error,
+        )  # fmt: skip
 
     def _receive_request(self, window: Window, message: Message, data: bytes, now: float) -> None:
         sa = window.sa
@@ -804,6 +868,11 @@ class Ikev2Connection(Renewal):
         self._finish(str(error), error)
 
     def _retransmit_or_give_up(self, window: Window, req: Request, now: float) -> None:
+        if req.error_hint is not None:
+            # The grace after an unauthenticated IKE_SA_INIT refusal is over: believe it.
+            window.outstanding = None
+            self._fail(window, req.error_hint, now)
+            return
         if req.lost_hint:
             self._give_up(window, now, restarted=True)
             return
@@ -906,6 +975,7 @@ class Ikev2Connection(Renewal):
             0,
             give_up_at,
             fragments=more,
+            dst=self._remote,
         )
         for datagram in (framed, *more):
             self._out.append((datagram, self._remote))

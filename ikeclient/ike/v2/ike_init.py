@@ -7,6 +7,13 @@ HDR, [N(COOKIE),] SAi1, KEi, Ni, N(NAT_DETECTION_SOURCE_IP),
 or                          <--  HDR, N(COOKIE)              (resend with the cookie)
 or                          <--  HDR, N(INVALID_KE_PAYLOAD)  (resend with that group)
 or                          <--  HDR, N(NO_PROPOSAL_CHOSEN)  (give up)
+
+None of these answers is authenticated. The connection takes a response only from the
+address and port the request went to, and a refusal raised here (any error notify, a COOKIE
+or INVALID_KE_PAYLOAD that cannot be followed, a proposal we never offered) ends the attempt
+only if no valid response arrives within a short grace (RFC 7296 §2.21.1, §2.4; see
+``Ikev2Connection._sa_init_error_hint``). COOKIE and INVALID_KE_PAYLOAD are followed at most
+``MAX_COOKIE_RETRIES`` times and once, so forged ones cannot keep the attempt going forever.
 """
 
 from __future__ import annotations

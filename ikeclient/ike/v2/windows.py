@@ -13,7 +13,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ikeclient.ike.events import ChildSaEstablished
+from ikeclient.errors import IkeError
+from ikeclient.ike.events import ChildSaEstablished, Endpoint
 from ikeclient.ike.v2.create_child_sa import ChildSaMade, ChildSaRequest
 from ikeclient.ike.v2.fragments import FragmentReassembler
 from ikeclient.ike.v2.ike_auth import IkeAuthExchange
@@ -50,6 +51,8 @@ class Request:
     give_up_at: float | None = None
     lost_hint: bool = False  # an unprotected INVALID_IKE_SPI came back (§2.21.4)
     fragments: tuple[bytes, ...] = ()  # RFC 7383: the datagrams after ``wire``, resent with it
+    dst: Endpoint | None = None  # where it went: an unauthenticated answer must come from there
+    error_hint: IkeError | None = None  # an unauthenticated IKE_SA_INIT refusal (§2.21.1)
 
 
 @dataclass(slots=True)
