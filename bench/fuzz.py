@@ -561,7 +561,7 @@ class Esp(Target):
                 data = mutate(rng, genuine, length_at=None)
                 if len(data) >= 8 and rng.random() < 0.8:
                     data = genuine[:8] + data[8:]  # SPI and a fresh sequence number
-                kind = "mutated"
+                kind = "mutated" if data != genuine else "genuine"  # edits may cancel out
         else:
             # A mutated inner packet and trailer, sealed with the SA's real keys.
             inner = mutate(rng, rng.choice(self.inner), length_at=None)
