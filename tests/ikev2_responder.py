@@ -197,6 +197,32 @@ def seal(
 ) -> bytes:
     """HDR, SK {payloads} (RFC 7296 §3.14): the AAD is the header and the SK generic header."""
     first, inner = push_payload_chain(list(payloads))
+    return seal_chain(
+        spi_i=spi_i,
+        spi_r=spi_r,
+        exchange=exchange,
+        flags=flags,
+        message_id=message_id,
+        first=first,
+        inner=inner,
+        cipher=cipher,
+        rng=rng,
+    )
+
+
+def seal_chain(
+    *,
+    spi_i: bytes,
+    spi_r: bytes,
+    exchange: int,
+    flags: int,
+    message_id: int,
+    first: int,
+    inner: bytes,
+    cipher: SkCipher,
+    rng: DeterministicRandomSource,
+) -> bytes:
+    """HDR, SK {inner}, for an encoded (or deliberately broken) payload chain."""
     sk_len = 4 + cipher.sealed_length(len(inner))
     header = IkeHeader(
         spi_i, spi_r, PayloadType.SK, 2, 0, exchange, flags, message_id, HEADER_SIZE + sk_len

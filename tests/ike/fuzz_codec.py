@@ -21,79 +21,8 @@ import sys
 import time
 import traceback
 
-from ikeclient.ike.v2.enums import CfgType, NotifyType, ProtocolId
-from ikeclient.ike.v2.message import encode_message
-from ikeclient.ike.v2.payloads import (
-    AuthPayload,
-    ConfigAttribute,
-    CpPayload,
-    DeletePayload,
-    EapPayload,
-    IdiPayload,
-    NotifyPayload,
-    Payload,
-    SkfPayload,
-    SkPayload,
-    TrafficSelector,
-    TsiPayload,
-    TsrPayload,
-    UnknownPayload,
-    push_payload_chain,
-)
+from tests.ike.mutation import ikev2_corpus, mutate
 from tests.ike.test_fuzz import parse_chain, parse_everything
-from tests.ike.test_message import IKE_SA_INIT_REQUEST
-
-
-def _corpus() -> list[bytes]:
-    spi = bytes(range(8))
-    ts = TrafficSelector(7, 0, 0, 65535, bytes(4), b"\xff" * 4)
-    ts6 = TrafficSelector(8, 6, 443, 443, bytes(16), b"\xff" * 16)
-    inner: list[Payload] = [
-        IdiPayload(2, b"client.example"),
-        AuthPayload(2, bytes(32)),
-        CpPayload(CfgType.CFG_REPLY, (ConfigAttribute(1, bytes(4)), ConfigAttribute(3, bytes(4)))),
-        TsiPayload((ts, ts6)),
-        TsrPayload((ts,)),
-        NotifyPayload(3, b"abcd", NotifyType.REKEY_SA),
-        DeletePayload(ProtocolId.ESP, (b"1234", b"5678")),
-        EapPayload(b"\x01\x02\x00\x06\x01x"),
-        UnknownPayload(200, False, b"??"),
-    ]
-    first, plain = push_payload_chain(inner)
-    return [
-        IKE_SA_INIT_REQUEST,
-        encode_message(spi, spi, 35, 0x08, 1, [SkPayload(first, plain)]),
-        encode_message(spi, spi, 35, 0x20, 1, [SkfPayload(first, 1, 2, plain)]),
-        encode_message(spi, spi, 37, 0x20, 2, [*inner[:6], SkPayload(0, bytes(40))]),
-    ]
-
-
-def _mutate(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 6)):
-        op = rng.randrange(7)
-        n = len(buf)
-        if op == 0 and n:
-            buf[rng.randrange(n)] ^= 1 << rng.randrange(8)
-        elif op == 1:
-            del buf[rng.randint(0, n) :]
-        elif op == 2:
-            buf += rng.randbytes(rng.randint(1, 64))
-        elif op == 3 and n:
-            buf[rng.randrange(n)] = rng.choice((0, 1, 3, 4, 8, 0x7F, 0x80, 0xFF))
-        elif op == 4:
-            i = rng.randint(0, n)
-            buf[i:i] = rng.randbytes(rng.randint(1, 8))
-        elif op == 5 and n:
-            i = rng.randrange(n)
-            del buf[i : i + rng.randint(1, 8)]
-        elif op == 6 and n >= 2:  # duplicate a slice (repeated payloads, nested lengths)
-            i = rng.randrange(n)
-            j = rng.randint(i, n)
-            buf[j:j] = buf[i:j]
-    if len(buf) >= 28 and rng.random() < 0.7:
-        buf[24:28] = len(buf).to_bytes(4, "big")
-    return bytes(buf)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     rng = random.Random(seed)
-    corpus = _corpus()
+    corpus = ikev2_corpus()
     deadline = time.monotonic() + args.seconds
     runs = 0
     print(f"fuzzing for {args.seconds:.0f}s with seed {seed}")
@@ -112,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             if rng.random() < 0.1:
                 data = rng.randbytes(rng.randint(0, 300))
             else:
-                data = _mutate(rng, rng.choice(corpus))
+                data = mutate(rng, rng.choice(corpus))
             try:
                 parse_everything(data)
                 parse_chain(data[28:], rng.randrange(256))

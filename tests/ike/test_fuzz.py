@@ -8,7 +8,6 @@ time-bounded mutation fuzzer without hypothesis.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from hypothesis import HealthCheck, given, settings
@@ -35,28 +34,38 @@ FUZZ = settings(
 PERMITTED = (InvalidSyntax, UnsupportedCriticalPayload)
 
 
-def parse_everything(data: bytes) -> None:
-    """What the connection does with a datagram, minus crypto; only PERMITTED may escape."""
+def parse_everything(data: bytes) -> str:
+    """What the connection does with a datagram, minus crypto; only PERMITTED may escape.
+
+    Returns how far the input got: ``header/chain: <error>`` when ``pull_message``
+    rejected it, ``inner: <error>`` when the SK body was not a payload chain,
+    ``rules: InvalidSyntax`` when the message rules rejected it, or ``accepted``.
+    """
     try:
         message = pull_message(data)
-    except PERMITTED:
-        return
+    except PERMITTED as exc:
+        return f"header/chain: {type(exc).__name__}"
     # Whatever parses must re-encode to something that parses to the same payloads.
     first, body = push_payload_chain(message.payloads)
     assert first == message.header.next_payload
     assert pull_payload_chain(body, first) == message.payloads
     inner = None
+    outcome = "accepted"
     last = message.payloads[-1] if message.payloads else None
     if isinstance(last, SkPayload | SkfPayload):
         # Pretend the body is the plaintext, to push hostile bytes through the inner parser.
         try:
             inner = pull_payload_chain(last.body, last.first_inner)
-        except PERMITTED:
+        except PERMITTED as exc:
             inner = None
-    with contextlib.suppress(InvalidSyntax):
+            outcome = f"inner: {type(exc).__name__}"
+    try:
         check_message_rules(
             message.header.exchange_type, message.header.is_response, message.payloads, inner
         )
+    except InvalidSyntax:
+        return "rules: InvalidSyntax"
+    return outcome
 
 
 def parse_chain(data: bytes, first_type: int) -> None:
