@@ -7,7 +7,7 @@ peer, as a plain int so this module depends on nothing else in the package.
     IkeClientError
     ├── ConfigError ── UnsafeFileError   a file or directory another user could control
     ├── SecretStoreError, PrivilegeError
-    ├── NetError ── TunError, RouteError, DnsError
+    ├── NetError ── TunError, RouteError, DnsError, SettingRefused
     ├── CryptoError ── IntegrityError, InvalidPublicValue, UnsupportedAlgorithm
     └── IkeError
         ├── GatewayUnreachable ── PeerLost
@@ -79,6 +79,11 @@ class RouteError(NetError):
 
 class DnsError(NetError):
     """DNS settings could not be applied or restored."""
+
+
+class SettingRefused(NetError):
+    """A setting the gateway sent (a virtual IP) would take over the host's own path to the
+    gateway or its local network; the connection is not set up. The message says why."""
 
 
 class CryptoError(IkeClientError):

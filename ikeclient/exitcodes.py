@@ -17,6 +17,7 @@ from ikeclient.errors import (
     PrivilegeError,
     RemoteProtocolError,
     SecretStoreError,
+    SettingRefused,
     TsUnacceptable,
     UnsupportedCriticalPayload,
 )
@@ -38,6 +39,7 @@ class ExitCode(IntEnum):
     MALFORMED_RESPONSE = 15
     GATEWAY_REFUSED = 16
     CERTIFICATE_REFUSED = 17
+    SETTING_REFUSED = 18
     INTERRUPTED = 130
 
 
@@ -55,6 +57,7 @@ _BY_ERROR: tuple[tuple[type[IkeClientError], ExitCode], ...] = (
     (GatewayUnreachable, ExitCode.GATEWAY_UNREACHABLE),
     (InvalidSyntax, ExitCode.MALFORMED_RESPONSE),
     (UnsupportedCriticalPayload, ExitCode.MALFORMED_RESPONSE),
+    (SettingRefused, ExitCode.SETTING_REFUSED),
 )
 
 

@@ -290,6 +290,8 @@ class Reporter:
             ):
                 self.line("TUN", f"{tunnel.tun_name} mtu {tunnel.mtu}")
                 routes = ", ".join(str(r) for r in tunnel.routes) or "none"
+                if tunnel.blocked:
+                    routes += "; unreachable " + ", ".join(str(r) for r in tunnel.blocked)
                 self.line("routes", routes)
                 servers = self.config.dns_servers if self.config is not None else ()
                 names = ", ".join(map(str, servers)) or "none"
@@ -543,6 +545,9 @@ async def _one_session(
         rekey_grace=staying.rekey_grace,
         limits=limits,
         limit_jitter=life.jitter,
+        remote_networks=profile.remote_networks,
+        accept_split=profile.accept_split,
+        block_ipv6=profile.block_ipv6,
     )
     session = IkeSession(
         settings,
@@ -593,9 +598,10 @@ async def _one_session(
         failures = session.shutdown()
         for failure in failures:
             typer.echo(f"ikeclient: warning: could not undo: {failure}", err=True)
-    if result.error is not None:
-        _tell(notify, f"fail {int(exit_code_for(result.error))} {result.error}")
-        raise result.error
+    error = session.failure or result.error
+    if error is not None:
+        _tell(notify, f"fail {int(exit_code_for(error))} {error}")
+        raise error
     _tell(notify, f"fail {int(ExitCode.GATEWAY_REFUSED)} {result.reason}")
     return int(ExitCode.OK), hangup.is_set() and not stop.is_set()
 

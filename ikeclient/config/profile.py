@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from ikeclient.errors import ConfigError
-from ikeclient.ike.events import TrafficSelectorRange
+from ikeclient.ike.events import IPNetwork, TrafficSelectorRange
 from ikeclient.ike.identity import Identity
 from ikeclient.ike.proposals import ProposalSpec
 from ikeclient.ike.v1.settings import Ikev1Settings
@@ -50,6 +50,8 @@ _KEYS = {
     "ike_proposals",
     "esp_proposals",
     "remote_ts",
+    "accept_split",
+    "block_ipv6",
     "request_virtual_ip",
     "request_ipv6",
     "force_encapsulation",
@@ -115,6 +117,13 @@ class Profile:
     ike_lifetime: int = 10800
     child_lifetime: int = 3600
     dpd_delay: float = 30.0
+    accept_split: bool = False
+    block_ipv6: bool = True
+
+    @property
+    def remote_networks(self) -> tuple[IPNetwork, ...]:
+        """``remote_ts`` as CIDR networks: the most the gateway may have routed."""
+        return tuple(n for ts in self.remote_ts for n in ts.networks())
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -322,6 +331,8 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         remote_ts=remote_ts,
         request_virtual_ip=r.get("request_virtual_ip", bool, True),
         request_ipv6=r.get("request_ipv6", bool, False),
+        accept_split=r.get("accept_split", bool, False),
+        block_ipv6=r.get("block_ipv6", bool, True),
         force_encapsulation=r.get("force_encapsulation", bool, True),
         retry_other_ke_group=r.get("retry_other_ke_group", bool, True),
         retransmit=retransmit,

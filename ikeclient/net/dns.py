@@ -4,13 +4,16 @@ Two backends, chosen per connection:
 
 * ``resolved`` — when systemd-resolved runs (``/run/systemd/resolve/`` exists and
   ``resolvectl`` answers): per-link servers on the TUN and routing domains
-  (``~corp.example`` for RFC 8598 split DNS, plus ``~.`` in a full tunnel, so every
-  query goes to the gateway's servers). Undo: ``resolvectl revert LINK``.
+  (``~corp.example`` for RFC 8598 split DNS; in a full tunnel also ``~.`` and
+  ``default-route yes``, so every query that no other link claims by a longer routing
+  domain goes to the gateway's servers; a split tunnel sets ``default-route no``).
+  Undo: ``resolvectl revert LINK``. Other links' settings are never touched.
 * ``resolv.conf`` — otherwise: ``/etc/resolv.conf`` is rewritten with our
-  nameservers and search domains first, the original lines after them. The journal
-  keeps the original bytes; undo writes them back. The file is always written in
-  place (never replaced by rename): it may be a bind mount (``ip netns exec``) and
-  its inode identifies it for the undo.
+  nameservers and search domains first, the original lines after them; in a full
+  tunnel the original ``nameserver`` lines are commented out, so only the tunnel's
+  servers are asked. The journal keeps the original bytes; undo writes them back.
+  The file is always written in place (never replaced by rename): it may be a bind
+  mount (``ip netns exec``) and its inode identifies it for the undo.
 """
 
 from __future__ import annotations
@@ -91,14 +94,21 @@ def render_resolv_conf(
     domains: Sequence[str],
     *,
     name: str,
+    full_tunnel: bool = False,
 ) -> str:
-    """Our resolv.conf: marker, our nameservers, our search domains first, then the original."""
+    """Our resolv.conf: marker, our nameservers, our search domains first, then the original.
+
+    In a full tunnel the original nameservers are commented out: every query goes to the
+    tunnel's servers, none to the local network's (the journal keeps the original file).
+    """
     ours = _clean_domains(domains)
     kept: list[str] = []
     old_search: list[str] = []
     for line in original.splitlines():
         words = line.split()
-        if words and words[0] in ("search", "domain"):
+        if full_tunnel and words and words[0] == "nameserver":
+            kept.append(f"# {line}  (not used while the full tunnel is up)")
+        elif words and words[0] in ("search", "domain"):
             old_search = words[1:]  # the last search/domain line wins, as in glibc
             kept.append(f"# {line}  (merged into the search line above)")
         elif line.startswith(marker_line(name).rstrip("\n")):
@@ -120,8 +130,10 @@ def apply_resolv_conf(
     domains: Sequence[str],
     *,
     path: Path = RESOLV_CONF,
+    full_tunnel: bool = False,
 ) -> None:
-    """Rewrite ``path`` in place with our servers first; the journal keeps the original."""
+    """Rewrite ``path`` in place with our servers first (only ours in a full tunnel); the
+    journal keeps the original."""
     try:
         original: bytes | None = path.read_bytes()
         st = path.stat()
@@ -131,9 +143,9 @@ def apply_resolv_conf(
     except OSError as exc:
         raise DnsError(f"cannot read {path}: {exc.strerror}") from None
     text = (original or b"").decode("utf-8", "surrogateescape")
-    new = render_resolv_conf(text, servers, domains, name=journal.name).encode(
-        "utf-8", "surrogateescape"
-    )
+    new = render_resolv_conf(
+        text, servers, domains, name=journal.name, full_tunnel=full_tunnel
+    ).encode("utf-8", "surrogateescape")
     with journal.change(
         "file_restore",
         path=str(path),
@@ -190,5 +202,5 @@ def apply_dns(
     if backend == "resolved":
         apply_resolved(journal, link, servers, domains, full_tunnel=full_tunnel, runner=runner)
         return "resolved"
-    apply_resolv_conf(journal, servers, domains, path=resolv_conf)
+    apply_resolv_conf(journal, servers, domains, path=resolv_conf, full_tunnel=full_tunnel)
     return "resolv.conf"

@@ -3,11 +3,14 @@
 ``HostNetwork.apply`` takes what the gateway handed out (RFC 7296 §3.15 CP reply)
 as plain values; ``restore`` puts the host back. Order of ``apply``:
 
-1. plan (pure) and look up the gateway's current path, before any change;
+1. look up the uplink (the gateway's current path, that interface's prefixes, the
+   routers: net/uplink.py) and plan (pure), checking the gateway's virtual IP and
+   routes against it, before any change;
 2. addresses on the TUN;
 3. the gateway host route (first, so no moment exists in which the tunnel would
    carry its own packets);
-4. the remote subnets via the TUN, with ``src`` = the virtual IP;
+4. the remote subnets via the TUN, with ``src`` = the virtual IP; then, next to a full
+   IPv4 tunnel without an IPv6 address, ``::/1`` and ``8000::/1`` unreachable;
 5. DNS.
 
 If ``apply`` raises, what it did is in the journal: call ``restore()``.
@@ -33,12 +36,14 @@ from ikeclient.net.routes import (
     PathInfo,
     add_address,
     add_route,
+    add_unreachable,
     interface_of,
     route_get,
     split_full,
 )
 from ikeclient.net.tun import DEFAULT_MTU, TunDevice
 from ikeclient.net.undo import RESOLV_CONF, undo_handlers
+from ikeclient.net.uplink import Uplink, check_virtual_ip, find_uplink, route_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +87,13 @@ class NetworkPlan:
     full_tunnel: bool
     gateway: IPAddress
     gateway_host_route: bool
+    blocked: tuple[IPNetwork, ...] = ()  # unreachable routes (IPv6 next to a full IPv4 tunnel)
+    refused: tuple[str, ...] = ()  # routes skipped, with the reason
+
+
+def _exempt(network: IPNetwork, trusted: Sequence[IPNetwork] | None) -> bool:
+    """A route the person chose: a full tunnel, or one of the profile's own networks."""
+    return trusted is None or network.prefixlen == 0 or network in trusted
 
 
 def plan_network(
@@ -89,6 +101,10 @@ def plan_network(
     remote_subnets: Iterable[IPNetwork | str],
     gateway_addr: IPAddress | str,
     full_tunnel: bool = False,
+    *,
+    uplink: Uplink | None = None,
+    trusted: Iterable[IPNetwork | str] | None = None,
+    block_ipv6: bool = False,
 ) -> NetworkPlan:
     """Addresses, routes and whether the gateway needs a host route.
 
@@ -96,25 +112,49 @@ def plan_network(
     each family we have a virtual address of — becomes the two /1 halves of that family.
     The gateway needs a host route through its original path whenever one of our routes
     covers its address.
+
+    Gateway settings are checked against ``uplink`` (the host's path to the gateway): a
+    virtual IP there raises SettingRefused; a route there is left out and its reason listed
+    in ``refused`` — unless it is a full tunnel (``/0``) or one of ``trusted`` (the
+    profile's ``remote_ts`` networks; None trusts every route). With ``block_ipv6``, a full IPv4
+    tunnel without an IPv6 virtual IP gets ``::/1`` and ``8000::/1`` as unreachable routes,
+    so IPv6 cannot leave beside the tunnel.
     """
     ifaces = tuple(dict.fromkeys(interface_of(a) for a in addresses))
     gateway = ipaddress.ip_address(str(gateway_addr))
+    for iface in ifaces:
+        check_virtual_ip(iface, gateway, uplink)
+    trusted_nets = (
+        None if trusted is None else [ipaddress.ip_network(str(t), strict=False) for t in trusted]
+    )
     wanted: list[IPNetwork] = [ipaddress.ip_network(str(n), strict=False) for n in remote_subnets]
     if full_tunnel:
         families = {iface.version for iface in ifaces} or {gateway.version}
         wanted += [full for full in (FULL_V4, FULL_V6) if full.version in families]
     is_full = any(network.prefixlen == 0 for network in wanted)
+    full_v4 = any(n.version == 4 and n.prefixlen == 0 for n in wanted)
+    blocked: tuple[IPNetwork, ...] = ()
+    if block_ipv6 and full_v4 and not any(i.version == 6 for i in ifaces):
+        blocked = tuple(split_full(FULL_V6))
     routes: list[PlannedRoute] = []
-    seen: set[IPNetwork] = set()
+    refused: list[str] = []
+    seen: set[IPNetwork] = set(blocked)
     for network in wanted:
+        exempt = _exempt(network, trusted_nets)
         for piece in split_full(network):
             if piece in seen:
                 continue
             seen.add(piece)
+            if not exempt:
+                conflict = route_conflict(piece, gateway, uplink)
+                if conflict is not None:
+                    refused.append(f"{piece}: {conflict}")
+                    continue
             src = next((i.ip for i in ifaces if i.version == piece.version), None)
             routes.append(PlannedRoute(piece, src))
     covers_gateway = any(
-        r.network.version == gateway.version and gateway in r.network for r in routes
+        n.version == gateway.version and gateway in n
+        for n in (*(r.network for r in routes), *blocked)
     )
     return NetworkPlan(
         addresses=ifaces,
@@ -122,6 +162,8 @@ def plan_network(
         full_tunnel=is_full,
         gateway=gateway,
         gateway_host_route=covers_gateway,
+        blocked=blocked,
+        refused=tuple(refused),
     )
 
 
@@ -133,6 +175,7 @@ class AppliedNetwork:
     plan: NetworkPlan
     gateway_path: PathInfo | None
     dns_backend: AppliedBackend
+    uplink: Uplink | None = None
 
 
 class HostNetwork:
@@ -180,17 +223,36 @@ class HostNetwork:
         dns_domains: Sequence[str],
         gateway_addr: IPAddress | str,
         full_tunnel: bool = False,
+        trusted: Sequence[IPNetwork | str] | None = None,
+        block_ipv6: bool = True,
     ) -> AppliedNetwork:
-        """Give the TUN the virtual addresses, route the remote subnets through it, set DNS."""
-        plan = plan_network(addresses, remote_subnets, gateway_addr, full_tunnel)
+        """Give the TUN the virtual addresses, route the remote subnets through it, set DNS.
+
+        The uplink (the path to the gateway, its prefixes and routers) is looked up first, and
+        the plan checked against it (:func:`plan_network`): a refused virtual IP raises
+        SettingRefused before anything changes; refused routes are logged and skipped.
+        """
+        gateway = ipaddress.ip_address(str(gateway_addr))
+        uplink = find_uplink(gateway)  # the original path, before any change
+        if uplink.dev == tun_name:
+            raise RouteError(
+                f"the gateway {gateway} is already routed through {tun_name}; "
+                "restore the previous connection first"
+            )
+        plan = plan_network(
+            addresses,
+            remote_subnets,
+            gateway,
+            full_tunnel,
+            uplink=uplink,
+            trusted=trusted,
+            block_ipv6=block_ipv6,
+        )
+        for reason in plan.refused:
+            logger.warning("refusing the route %s (sent by the gateway)", reason)
         gateway_path: PathInfo | None = None
         if plan.gateway_host_route:
-            gateway_path = route_get(plan.gateway)  # the original path, before any change
-            if gateway_path.dev == tun_name:
-                raise RouteError(
-                    f"the gateway {plan.gateway} is already routed through {tun_name}; "
-                    "restore the previous connection first"
-                )
+            gateway_path = route_get(plan.gateway)
         self.journal.open()
         for iface in plan.addresses:
             add_address(self.journal, tun_name, iface)
@@ -207,6 +269,13 @@ class HostNetwork:
                 logger.info("a host route to the gateway %s exists already", plan.gateway)
         for route in plan.routes:
             add_route(self.journal, route.network, dev=tun_name, src=route.src)
+        for network in plan.blocked:
+            add_unreachable(self.journal, network)
+        if plan.blocked:
+            logger.info(
+                "full IPv4 tunnel without an IPv6 address: IPv6 is unreachable (%s)",
+                ", ".join(str(n) for n in plan.blocked),
+            )
         servers = [ipaddress.ip_address(str(s)) for s in dns_servers]
         backend = apply_dns(
             self.journal,
@@ -217,7 +286,7 @@ class HostNetwork:
             backend=self.dns_backend,
             resolv_conf=self.resolv_conf,
         )
-        return AppliedNetwork(tun_name, plan, gateway_path, backend)
+        return AppliedNetwork(tun_name, plan, gateway_path, backend, uplink)
 
     def restore(self) -> list[str]:
         """Close our TUN devices and undo every recorded change; returns the undos that failed."""

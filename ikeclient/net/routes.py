@@ -101,6 +101,15 @@ def route_add_argv(
     return argv
 
 
+def add_unreachable(journal: UndoJournal, dst: IPNetwork) -> None:
+    """Add ``unreachable DST proto 157`` (journaled: undo deletes it): packets to ``dst`` fail
+    at once (ENETUNREACH) instead of leaving by another path."""
+    argv = ["ip", _family_flag(dst.version), "route", "add", "unreachable", str(dst)]
+    argv += ["proto", str(ROUTE_PROTO)]
+    with journal.change("route_delete", dst=str(dst), type="unreachable", proto=ROUTE_PROTO):
+        check(argv, RouteError)
+
+
 def add_route(
     journal: UndoJournal,
     dst: IPNetwork,

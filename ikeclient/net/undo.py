@@ -139,6 +139,8 @@ def route_delete_argv(args: Mapping[str, Any]) -> list[str]:
         what = f"{args.get('dst')!r} via {args.get('via')!r}"
         raise UndoFailed(f"route {what} is not a route") from None
     argv = ["ip", f"-{dst.version}", "route", "del", str(dst)]
+    if args.get("type") == "unreachable":  # the only other route type we add (net/routes.py)
+        argv[4:4] = ["unreachable"]
     if via is not None:
         argv += ["via", str(via)]
     for key, pattern in (("dev", _IFNAME_RE), ("table", _TABLE_RE)):

@@ -37,6 +37,7 @@ from ikeclient.errors import (
     AuthenticationFailed,
     GatewayUnreachable,
     IkeClientError,
+    NetError,
     NoProposalChosen,
     PeerLost,
     TsUnacceptable,
@@ -185,6 +186,9 @@ class IkeSession:
         self._was_up = False
         self._reconnecting = False
         self.result: IkeSaClosed | None = None
+        #: Set when the host could not (or must not) be set up as the gateway asked (a refused
+        #: virtual IP, a failed route): the session ends with this error instead of result's.
+        self.failure: NetError | None = None
         self.connect_started_at: float | None = None
         self.ike_datagrams = 0
         self.reconnects = 0
@@ -510,7 +514,11 @@ class IkeSession:
                 self.tunnel = tunnel = self._new_tunnel(self._sock)  # type: ignore[arg-type]
             tunnel.on_config(event)
         elif isinstance(event, ChildSaEstablished):
-            tunnel.on_child(event, conn.remote)
+            try:
+                tunnel.on_child(event, conn.remote)
+            except NetError as exc:
+                self._host_failed(exc, conn)
+                return
             self._was_up = True
             if self._reconnecting and self._loop is not None:
                 self._reconnecting = False
@@ -524,6 +532,27 @@ class IkeSession:
             tunnel.on_child_deleted(event.spi_in, rekeyed=event.rekeyed, now=self.now())
         elif isinstance(event, IkeSaAddressesUpdated):
             tunnel.set_destination(event.remote)
+
+    def _host_failed(self, exc: NetError, conn: IkeConnection) -> None:
+        """The host could not be set up as the gateway asked: undo, Delete, end the session."""
+        logger.error("%s", exc)
+        self.failure = exc
+        self._closing = True  # no reconnect: the gateway would hand out the same settings
+        tunnel = self.tunnel
+        if tunnel is not None:
+            tunnel.close()  # the host as it was (the TUN is already made by then)
+        loop = self._loop
+        if loop is None:
+            return
+        conn.close(loop.time(), str(exc))
+        loop.call_soon(self._pump)  # send the Delete once these events are drained
+
+        def give_up() -> None:
+            if self.result is None:
+                self._final(IkeSaClosed(str(exc)))
+                self.shutdown()
+
+        loop.call_later(CLOSE_TIMEOUT, give_up)
 
     # -- losing the gateway, and reconnecting ---------------------------------------------
 

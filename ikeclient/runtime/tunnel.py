@@ -54,7 +54,9 @@ from ikeclient.ike.events import (
 from ikeclient.net.dns import DnsBackend
 from ikeclient.net.host import HostNetwork
 from ikeclient.net.journal import DEFAULT_JOURNAL_DIR
+from ikeclient.net.routes import FULL_V4, FULL_V6
 from ikeclient.net.tun import READ_SIZE, TunDevice
+from ikeclient.net.uplink import narrow_to
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,10 @@ class TunnelOptions:
     rekey_grace: float = 2.0  # seconds a replaced SA's inbound half still takes packets
     limits: SaLimits | None = None  # byte/packet lifetimes of each child SA (soft, hard)
     limit_jitter: float = 0.1  # soft byte/packet limits come up to this share early
+    # The profile's remote_ts as networks: what the gateway may have routed at most.
+    remote_networks: tuple[IPNetwork, ...] = (FULL_V4,)
+    accept_split: bool = False  # a full-tunnel profile follows the gateway's split subnets
+    block_ipv6: bool = True  # unreachable IPv6 beside a full IPv4 tunnel without IPv6 address
 
 
 @dataclass(slots=True)
@@ -137,20 +143,65 @@ def esp_config(
     )
 
 
-def routed_subnets(child: ChildSaEstablished, config: ConfigReceived | None) -> list[IPNetwork]:
-    """What to route into the tunnel: the remote selectors, or the gateway's split subnets.
+def _log_narrowed(what: str, changes: list[tuple[IPNetwork, IPNetwork | None]]) -> None:
+    for network, piece in changes:
+        if piece is None:
+            logger.warning("refusing %s %s: outside the profile's remote_ts", what, network)
+        else:
+            logger.warning("narrowing %s %s to %s (the profile's remote_ts)", what, network, piece)
+
+
+def routed_subnets(
+    child: ChildSaEstablished,
+    config: ConfigReceived | None,
+    remote_networks: tuple[IPNetwork, ...] = (FULL_V4, FULL_V6),
+    accept_split: bool = True,
+) -> list[IPNetwork]:
+    """What to route into the tunnel: the remote selectors, or the gateway's split subnets,
+    never beyond the profile's ``remote_networks`` (its ``remote_ts``).
 
     A gateway that narrows TSr to its subnets gets exactly those routed. One that
-    allows everything (TSr 0.0.0.0/0) but hands out INTERNAL_IP4/6_SUBNET
-    attributes asks for a split tunnel over them (RFC 7296 §3.15.2).
+    allows everything (TSr 0.0.0.0/0) but hands out INTERNAL_IP4/6_SUBNET attributes (or
+    Unity split-include, IKEv1) asks for a split tunnel over them (RFC 7296 §3.15.2).
+    A profile that is a full tunnel for a family (``0.0.0.0/0`` or ``::/0`` in its
+    ``remote_ts``) stays one — the gateway's narrower TSr or split subnets are ignored,
+    and packets outside the child SA's selectors are dropped by the ESP engine — unless
+    ``accept_split``. Whatever is routed lies inside ``remote_networks`` (narrowed to the
+    intersection; what lies wholly outside is refused and logged).
     """
     nets: list[IPNetwork] = []
     for ts in child.remote_ts:
-        nets.extend(ts.networks())
-    full = [n for n in nets if n.prefixlen == 0]
-    if full and config is not None and config.subnets:
-        return list(config.subnets)
-    return nets
+        nets.extend(n for n in ts.networks() if n not in nets)
+    nets, changes = narrow_to(nets, remote_networks)
+    _log_narrowed("the traffic selector", changes)
+    split = list(config.subnets) if config is not None else []
+    out: list[IPNetwork] = []
+    for version in (4, 6):
+        family = [n for n in nets if n.version == version]
+        if not family:
+            continue
+        profile_full = any(n.prefixlen == 0 and n.version == version for n in remote_networks)
+        if profile_full and not accept_split:
+            narrower = [n for n in family if n.prefixlen != 0] + [
+                n for n in split if n.version == version
+            ]
+            if narrower:
+                logger.warning(
+                    "the profile is a full tunnel (accept_split = false): not routing only "
+                    "the gateway's %s",
+                    ", ".join(str(n) for n in narrower),
+                )
+            out.append(FULL_V4 if version == 4 else FULL_V6)
+            continue
+        wanted = [n for n in split if n.version == version]
+        if wanted and any(n.prefixlen == 0 for n in family):
+            kept, changes = narrow_to(wanted, remote_networks)
+            _log_narrowed("the split subnet", changes)
+            if kept:
+                out += kept
+                continue
+        out += family
+    return out
 
 
 def _syn_mss(packet: bytes, mss4: int, mss6: int) -> bytes:
@@ -210,6 +261,7 @@ class Tunnel:
         self.last_sent = 0.0
         self.mtu = 0
         self.routes: list[IPNetwork] = []
+        self.blocked: list[IPNetwork] = []  # unreachable routes (IPv6 beside a full tunnel)
         self.dns_backend = "none"
         self.children: list[ChildSaEstablished] = []
         self.closed = False
@@ -271,7 +323,10 @@ class Tunnel:
         self._tun_fd = tun.fileno()
         self._vnet = self._gro = tun.vnet_hdr
         addresses = list(self._config.addresses) if self._config is not None else []
-        self.routes = routed_subnets(child, self._config)
+        options = self.options
+        self.routes = routed_subnets(
+            child, self._config, options.remote_networks, options.accept_split
+        )
         applied = self.host.apply(
             tun.name,
             addresses,
@@ -280,14 +335,19 @@ class Tunnel:
             self._config.dns_domains if self._config is not None else (),
             gateway.host,
             full_tunnel=any(n.prefixlen == 0 for n in self.routes),
+            trusted=options.remote_networks,
+            block_ipv6=options.block_ipv6,
         )
+        self.routes = [r.network for r in applied.plan.routes]
+        self.blocked = list(applied.plan.blocked)
         self.dns_backend = applied.dns_backend
         self._add_reader(self._tun_fd, self._on_tun_readable)
         logger.info(
-            "tunnel up: %s mtu %d, routes %s, DNS via %s, TUN offloads: %s",
+            "tunnel up: %s mtu %d, routes %s%s, DNS via %s, TUN offloads: %s",
             tun.name,
             self.mtu,
             ", ".join(str(r) for r in self.routes),
+            "; unreachable " + ", ".join(map(str, self.blocked)) if self.blocked else "",
             self.dns_backend,
             ("GRO+TSO" if tun.tso else "GRO") if self._gro else "off",
         )

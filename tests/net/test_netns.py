@@ -6,6 +6,7 @@ The code under test always runs in the namespace (``tests.net.agent`` or a snipp
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import textwrap
@@ -409,3 +410,95 @@ def test_recovery_spares_a_new_tun_that_reuses_the_dead_clients_name(
     assert route is not None and route["prefsrc"] == "198.18.201.9"
     assert other.ok("restore")["failures"] == []
     assert netns.snapshot() == before
+
+
+# --- issue 11: a full tunnel is fail-closed; gateway settings checked against the uplink --------
+
+
+def test_full_ipv4_tunnel_blocks_ipv6_and_restore_removes_the_block(
+    netns: Netns, journal_dir: Path
+) -> None:
+    before = netns.snapshot()
+    agent, tun = _open(netns, journal_dir)
+    reply = _apply(
+        agent,
+        tun,
+        addresses=[VIP4],
+        remote_subnets=["0.0.0.0/0"],
+        dns_servers=["198.18.53.1"],
+        full_tunnel=True,
+        trusted=["0.0.0.0/0"],
+    )
+    assert reply["routes"] == ["0.0.0.0/1", "128.0.0.0/1"]
+    for dst in ("::/1", "8000::/1"):
+        route = _route(netns.routes("-6"), dst)
+        assert route is not None and route["type"] == "unreachable", netns.routes("-6")
+        assert route["protocol"] == PROTO
+    # IPv6 beyond the local network fails at once instead of taking the default route...
+    probe = netns.exec(
+        sys.executable,
+        "-c",
+        "import socket\n"
+        "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+        "try:\n"
+        "    s.connect(('2001:2:77::7', 53))\n"
+        "except OSError as e:\n"
+        "    print(e.errno)\n",
+    )
+    # An IPv6 unreachable route answers EHOSTUNREACH, at once.
+    assert probe.stdout.strip() == str(errno.EHOSTUNREACH), probe.stdout + probe.stderr
+    # ... while the on-link IPv6 network still works, as the IPv4 one does.
+    assert netns.ip("-6", "route", "get", "2001:2::1")[0]["dev"] == "v0"
+    # The full tunnel's DNS: only the tunnel's server is active.
+    text = netns.read_resolv_conf().decode()
+    assert [x for x in text.splitlines() if x.startswith("nameserver")] == [
+        "nameserver 198.18.53.1"
+    ]
+    assert agent.ok("restore")["failures"] == []
+    assert netns.snapshot() == before
+    assert netns.read_resolv_conf() == ORIGINAL_RESOLV_CONF
+
+
+def test_recovery_after_kill_9_removes_the_ipv6_block(netns: Netns, journal_dir: Path) -> None:
+    before = netns.snapshot()
+    agent, tun = _open(netns, journal_dir)
+    _apply(agent, tun, addresses=[VIP4], remote_subnets=["0.0.0.0/0"], full_tunnel=True)
+    agent.kill()
+    time.sleep(0.1)
+    assert _route(netns.routes("-6"), "::/1") is not None  # unreachable routes outlive the TUN
+    assert netns.agent().ok("recover", dir=str(journal_dir))["recovered"] == ["lab"]
+    assert netns.snapshot() == before
+
+
+def test_a_virtual_ip_on_the_uplink_changes_nothing(netns: Netns, journal_dir: Path) -> None:
+    agent, tun = _open(netns, journal_dir)
+    before = netns.snapshot()
+    for vip in ("198.18.10.1", "198.18.10.99", GATEWAY4):
+        reply = agent.call(
+            "apply",
+            tun_name=tun,
+            addresses=[vip],
+            remote_subnets=["198.18.50.0/24"],
+            dns_servers=["198.18.53.1"],
+            dns_domains=[],
+            gateway_addr=GATEWAY4,
+        )
+        assert reply["error"] == "SettingRefused", reply
+        assert vip in reply["message"]
+        assert netns.snapshot() == before
+    assert agent.ok("restore")["failures"] == []
+
+
+def test_gateway_routes_into_the_lan_are_skipped(netns: Netns, journal_dir: Path) -> None:
+    agent, tun = _open(netns, journal_dir)
+    reply = _apply(
+        agent,
+        tun,
+        addresses=[VIP4],
+        remote_subnets=["198.18.50.0/24", "198.18.10.0/25", "198.18.20.0/24"],
+        trusted=["198.18.50.0/24"],
+    )
+    assert reply["routes"] == ["198.18.50.0/24"]
+    assert netns.ip("route", "get", "198.18.10.77")[0]["dev"] == "v0"
+    assert netns.ip("route", "get", GATEWAY4)[0]["dev"] == "v0"
+    assert agent.ok("restore")["failures"] == []
