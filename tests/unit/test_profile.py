@@ -43,6 +43,16 @@ def test_good_profile(tmp_path: Path) -> None:
     assert str(prof.remote_ts[0]) == "198.18.3.0/24"
     assert prof.retransmit.timeout == 0.5 and prof.retransmit.tries == 2
     assert prof.retransmit.base == 1.8
+    # Fail-closed defaults (issue 11): a full tunnel stays full, IPv6 blocked beside it.
+    assert not prof.accept_split and prof.block_ipv6
+    assert [str(n) for n in prof.remote_networks] == ["198.18.3.0/24"]
+
+
+def test_full_tunnel_keys(tmp_path: Path) -> None:
+    text = GOOD.replace('["198.18.3.0/24"]', '["0.0.0.0/0", "::/0"]')
+    prof = load_profile(write(tmp_path, "accept_split = true\nblock_ipv6 = false\n" + text))
+    assert prof.accept_split and not prof.block_ipv6
+    assert [str(n) for n in prof.remote_networks] == ["0.0.0.0/0", "::/0"]
 
 
 @pytest.mark.parametrize(
@@ -55,6 +65,8 @@ def test_good_profile(tmp_path: Path) -> None:
         ("port = 70000\n" + GOOD, "port: 70000 is not a UDP port"),
         ("version = 7\n" + GOOD, "version: IKE version 7 does not exist"),
         ("request_ipv6 = 'yes'\n" + GOOD, "request_ipv6: expected bool, got str"),
+        ("accept_split = 1\n" + GOOD, "accept_split: expected bool, got int"),
+        ("block_ipv6 = 'no'\n" + GOOD, "block_ipv6: expected bool, got str"),
         (GOOD.replace("tries = 2", "tries = 2\nbogus = 1"), "retransmit: bogus: unknown key"),
         ("gateway = [", "not valid TOML"),
     ],
