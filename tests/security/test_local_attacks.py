@@ -36,7 +36,7 @@ from ikeclient.net.journal import UndoJournal, current_netns, process_start_time
 from ikeclient.runtime.keylog import KeyLog
 from ikeclient.runtime.state import StateFiles
 from ikeclient.secretstore import load_secrets
-from tests.net.conftest import Netns, make_netns
+from tests.net.conftest import Netns
 from tests.unit.test_keylog import GCM256_IKE
 
 up_module = importlib.import_module("ikeclient.cli.up")  # the package shadows it with a function
@@ -93,16 +93,6 @@ def victim(tmp_path: Path) -> Path:
     path.write_bytes(VICTIM_TEXT)
     path.chmod(0o600)
     return path
-
-
-@pytest.fixture
-def netns() -> Iterator[Netns]:
-    require_root()
-    ns = make_netns()
-    try:
-        yield ns
-    finally:
-        ns.close()
 
 
 def root_profile(directory: Path, text: str = PROFILE) -> Path:
