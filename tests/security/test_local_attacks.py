@@ -442,6 +442,24 @@ def test_keylog_never_writes_into_a_second_name_of_the_file(tmp_path: Path) -> N
     assert st.st_nlink == 1 and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
 
 
+def test_keylog_under_sudo_belongs_to_the_user_who_asked(
+    attacker_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sudo ikeclient up --keylog FILE` run by nobody: the keys are theirs to read, nobody
+    else's; a file already there that belongs to a third user is still refused."""
+    monkeypatch.setenv("SUDO_UID", str(NOBODY))
+    path = attacker_dir / "mine.log"
+    KeyLog.open(path).close()
+    KeyLog.open(path).close()  # their key log of the last run is replaced
+    st = path.stat()
+    assert st.st_uid == NOBODY and stat.S_IMODE(st.st_mode) == 0o600
+    third = attacker_dir / "third.log"
+    third.write_text("")
+    os.chown(third, 12345, 12345)
+    with pytest.raises(UnsafeFileError, match="belongs to uid 12345"):
+        KeyLog.open(third)
+
+
 # --- 8. a damaged journal: one clear line, never a traceback ---------------------------------
 
 
