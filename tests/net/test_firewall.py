@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ikeclient.cli.profiles import describe
 from ikeclient.config.profile import profile_from_table
 from ikeclient.errors import ConfigError
 from ikeclient.net.firewall import LeakPolicy, ruleset
@@ -53,6 +54,8 @@ def test_leak_protection_profile_keys() -> None:
     assert not split.full_tunnel and not split.leak_protected and not split.allow_lan
     full = profile_from_table(_profile(remote_ts=["0.0.0.0/0"]), where="t")
     assert full.full_tunnel and full.leak_protected
+    assert "  leak guard   on (auto)" in describe(full)  # profile show / validate
+    assert "  leak guard   off (auto)" in describe(split)
     off = profile_from_table(_profile(remote_ts=["0.0.0.0/0"], leak_protection="off"), where="t")
     assert not off.leak_protected
     on = profile_from_table(_profile(leak_protection="on", allow_lan=True), where="t")
