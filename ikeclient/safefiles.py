@@ -233,12 +233,12 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def create_fresh(path: Path, *, what: str) -> int:
+def create_fresh(path: Path, *, what: str, replaceable: Collection[int] = ()) -> int:
     """A new, empty file of our own at ``path`` (mode 0600), opened for writing.
 
-    An existing regular file of ours is removed first (so no descriptor opened on it
-    earlier can read what we write); one that belongs to someone else, a symlink, or
-    anything but a regular file is refused.
+    An existing regular file of ours (or of a uid in ``replaceable``) is removed first (so
+    no descriptor opened on it earlier can read what we write); one that belongs to someone
+    else, a symlink, or anything but a regular file is refused.
     """
     try:
         st = os.lstat(path)
@@ -249,7 +249,7 @@ def create_fresh(path: Path, *, what: str) -> int:
             raise UnsafeFileError(f"{what} {path} is a symbolic link; refusing to follow it")
         if not stat.S_ISREG(st.st_mode):
             raise UnsafeFileError(f"{what} {path} exists and is not a regular file")
-        if st.st_uid != os.geteuid():
+        if st.st_uid != os.geteuid() and st.st_uid not in replaceable:
             raise UnsafeFileError(
                 f"{what} {path} belongs to {_describe_owner(st.st_uid)}; "
                 "remove it or choose another path"

@@ -48,6 +48,20 @@ def _iproute() -> Check:
     return (OK, "iproute2", ip)
 
 
+def _nftables() -> Check:
+    from ikeclient.net.firewall import nft_available  # noqa: PLC0415
+
+    nft = nft_available()
+    if nft is None:
+        return (
+            WARN,
+            "nftables",
+            "the nft command is missing: full tunnels cannot have leak protection "
+            '(apt-get install nftables, or leak_protection = "off")',
+        )
+    return (OK, "nftables", f"{nft} (leak protection)")
+
+
 def _keyring() -> Check:
     from ikeclient.secretstore import backend_name, plaintext_backend  # noqa: PLC0415
 
@@ -115,7 +129,7 @@ def _profiles() -> list[Check]:
 
 
 def run_doctor() -> int:
-    probes: list[Callable[[], Check]] = [_tun, _privileges, _iproute, _keyring, _dns]
+    probes: list[Callable[[], Check]] = [_tun, _privileges, _iproute, _nftables, _keyring, _dns]
     checks = [probe() for probe in probes] + _profiles()
     for level, what, detail in checks:
         typer.echo(f"[{level:4}] {what:18} {detail}")

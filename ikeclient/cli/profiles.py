@@ -42,6 +42,12 @@ def describe(prof: Profile) -> list[str]:
         f"  ESP          {', '.join(str(p) for p in prof.esp_proposals)}",
         f"  traffic to   {', '.join(str(t) for t in prof.remote_ts)}",
         f"  DNS          {prof.dns}",
+        "  leak guard   "
+        + (
+            ("on" + (", LAN allowed" if prof.allow_lan else "") + f" ({prof.leak_protection})")
+            if prof.leak_protected
+            else f"off ({prof.leak_protection})"
+        ),
     ]
     if auth.uses_psk:
         lines.append(f"  secret from  {where}")

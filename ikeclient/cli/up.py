@@ -548,6 +548,9 @@ async def _one_session(
         remote_networks=profile.remote_networks,
         accept_split=profile.accept_split,
         block_ipv6=profile.block_ipv6,
+        leak_protection=profile.leak_protected,
+        allow_lan=profile.allow_lan,
+        ike_port=profile.port,
     )
     session = IkeSession(
         settings,
@@ -595,9 +598,18 @@ async def _one_session(
     finally:
         if ticker is not None:
             ticker.cancel()
-        failures = session.shutdown()
+        # Fail closed: a tunnel that was up and ended without being asked to (the gateway
+        # refused us again, an error, SIGHUP's reconnect) leaves leak protection on.
+        keep = options.leak_protection and session.was_up and not stop.is_set()
+        failures = session.shutdown(keep_leak_protection=keep)
         for failure in failures:
             typer.echo(f"ikeclient: warning: could not undo: {failure}", err=True)
+        if keep and not hangup.is_set():
+            typer.echo(
+                "ikeclient: leak protection stays on (nothing leaves outside the tunnel) "
+                f"until: ikeclient down {profile.name}",
+                err=True,
+            )
     error = session.failure or result.error
     if error is not None:
         _tell(notify, f"fail {int(exit_code_for(error))} {error}")

@@ -62,6 +62,8 @@ _KEYS = {
     "path_mtu",
     "nat_keepalive",
     "replay_window",
+    "leak_protection",
+    "allow_lan",
     # IKEv1 only
     "mode",
     "xauth_user",
@@ -119,11 +121,23 @@ class Profile:
     dpd_delay: float = 30.0
     accept_split: bool = False
     block_ipv6: bool = True
+    leak_protection: str = "auto"  # "on", "off", or "auto": on for a full tunnel
+    allow_lan: bool = False
 
     @property
     def remote_networks(self) -> tuple[IPNetwork, ...]:
         """``remote_ts`` as CIDR networks: the most the gateway may have routed."""
         return tuple(n for ts in self.remote_ts for n in ts.networks())
+
+    @property
+    def full_tunnel(self) -> bool:
+        """The profile sends everything through the tunnel (a remote_ts of 0.0.0.0/0 or ::/0)."""
+        return any(net.prefixlen == 0 for ts in self.remote_ts for net in ts.networks())
+
+    @property
+    def leak_protected(self) -> bool:
+        """Leak protection (net/firewall.py) is on: ``on``, or ``auto`` with a full tunnel."""
+        return self.leak_protection == "on" or (self.leak_protection == "auto" and self.full_tunnel)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -296,6 +310,9 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
     replay_window = r.get("replay_window", int, 1024)
     if not 32 <= replay_window <= 1 << 20:
         raise r.error("replay_window", f"{replay_window} is not between 32 and 1048576")
+    leak = r.get("leak_protection", str, "auto")
+    if leak not in ("auto", "on", "off"):
+        raise r.error("leak_protection", f"{leak!r} is not one of auto, on, off")
     mode = r.get("mode", str, "main")
     if mode not in ("main", "aggressive"):
         raise r.error("mode", f"{mode!r} is not one of main, aggressive")
@@ -342,6 +359,8 @@ def profile_from_table(table: dict[str, Any], *, where: str, path: Path | None =
         path_mtu=path_mtu,
         nat_keepalive=keepalive,
         replay_window=replay_window,
+        leak_protection=leak,
+        allow_lan=r.get("allow_lan", bool, False),
         auth=auth,
         version=version,
         mode=mode,

@@ -21,9 +21,21 @@ COMMAND_TIMEOUT = 15.0
 _PRIVILEGE_HINTS = ("Operation not permitted", "Permission denied")
 
 
-def run_command(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` (no shell), capture its output; never raise for a non-zero exit."""
+def run_command(argv: Sequence[str], input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (no shell), capture its output; never raise for a non-zero exit.
+
+    ``input`` is written to its standard input (otherwise it reads /dev/null).
+    """
     try:
+        if input is not None:
+            return subprocess.run(
+                list(argv),
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT,
+                check=False,
+                input=input,
+            )
         return subprocess.run(
             list(argv),
             capture_output=True,

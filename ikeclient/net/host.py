@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ikeclient.errors import PrivilegeError, RouteError
+from ikeclient.net import firewall
 from ikeclient.net.dns import AppliedBackend, DnsBackend, apply_dns
+from ikeclient.net.firewall import LeakPolicy
 from ikeclient.net.journal import UndoJournal
 from ikeclient.net.routes import (
     FULL_V4,
@@ -192,6 +194,7 @@ class HostNetwork:
         self.resolv_conf = resolv_conf
         self.dns_backend: DnsBackend = dns_backend
         self._tuns: list[TunDevice] = []
+        self._leak_policy: LeakPolicy | None = None
 
     @classmethod
     def for_connection(
@@ -288,9 +291,26 @@ class HostNetwork:
         )
         return AppliedNetwork(tun_name, plan, gateway_path, backend, uplink)
 
-    def restore(self) -> list[str]:
-        """Close our TUN devices and undo every recorded change; returns the undos that failed."""
+    def protect(self, policy: LeakPolicy) -> None:
+        """Leak protection for ``policy`` (net/firewall.py): installed and journaled the first
+        time, replaced in one transaction when the policy changes."""
+        if self._leak_policy == policy:
+            return
+        if self._leak_policy is None:
+            firewall.install(self.journal, policy)
+        else:
+            firewall.update(policy)
+        self._leak_policy = policy
+
+    def restore(self, *, keep_leak_protection: bool = False) -> list[str]:
+        """Close our TUN devices and undo every recorded change; returns the undos that failed.
+
+        With ``keep_leak_protection`` the leak-protection table stays (fail-closed) and stays
+        in the journal, for ``ikeclient down`` or the next start to remove.
+        """
         for tun in self._tuns:
             tun.close()
         self._tuns.clear()
-        return self.journal.revert()
+        keep = ("nft_delete_table",) if keep_leak_protection else ()
+        self._leak_policy = None
+        return self.journal.revert(keep=keep)

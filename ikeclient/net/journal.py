@@ -30,14 +30,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ikeclient.errors import NetError, UnsafeFileError
 from ikeclient.net.undo import UNDO_HANDLERS, UndoFailed, UndoHandler
-from ikeclient.safefiles import ensure_private_dir, open_private, read_private
+from ikeclient.safefiles import ensure_private_dir, open_private, read_private, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -436,14 +436,18 @@ class UndoJournal:
             return ()
         return read_journal(self.path).entries
 
-    def revert(self) -> list[str]:
+    def revert(self, keep: Collection[str] = ()) -> list[str]:
         """Undo every recorded change, newest first, then delete the journal.
 
         Each undo is best effort and idempotent; returns the ones that failed (also logged).
         Reverting twice, or reverting a journal never opened, does nothing. A journal that is
         damaged or not ours is neither replayed nor deleted: the failure says why.
+
+        Changes whose operation is in ``keep`` are left in place, and the journal is rewritten
+        with just them (so a later ``recover_stale`` undoes them once this process is gone).
         """
         failures: list[str] = []
+        kept: list[JournalEntry] = []
         if os.path.lexists(self.path):
             try:
                 contents = read_journal(self.path)
@@ -451,7 +455,21 @@ class UndoJournal:
                 self._close_fd()
                 logger.warning("%s", exc)
                 return [str(exc)]
-            failures = replay_undo(contents, self.handlers)
+            kept = [e for e in contents.entries if e.op in keep]
+            undo = JournalContents(
+                contents.header, tuple(e for e in contents.entries if e.op not in keep)
+            )
+            failures = replay_undo(undo, self.handlers)
+            if kept:
+                self._close_fd()
+                records = [contents.header] + [
+                    {"seq": e.seq, "op": e.op, "args": dict(e.args)} for e in kept
+                ]
+                text = "".join(
+                    json.dumps(r, separators=(",", ":"), sort_keys=True) + "\n" for r in records
+                )
+                write_atomic(self.path, text.encode())
+                return failures
         self._close_fd()
         try:
             self.path.unlink()

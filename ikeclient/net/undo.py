@@ -46,6 +46,9 @@ UndoHandler = Callable[[Mapping[str, Any]], None]
 TUN_NAME_RE = re.compile(r"ikc[0-9]{1,8}")
 _IFNAME_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 _TABLE_RE = re.compile(r"main|[0-9]{1,10}")
+#: The nftables table (family inet) of leak protection (net/firewall.py): the only one an undo
+#: may delete, whatever table a journal names.
+NFT_TABLE = "ikeclient"
 #: The one file the DNS undo may rewrite, unless the handlers are made for another one.
 RESOLV_CONF = Path("/etc/resolv.conf")
 
@@ -181,6 +184,20 @@ def undo_resolvectl_revert(args: Mapping[str, Any]) -> None:
         raise UndoFailed(describe(argv, result))
 
 
+def undo_nft_delete_table(args: Mapping[str, Any]) -> None:
+    """Delete our leak-protection table (``inet`` :data:`NFT_TABLE`) if it is still there."""
+    if args.get("table", NFT_TABLE) != NFT_TABLE:
+        raise UndoFailed(f"table {args.get('table')!r} is not ikeclient's; not touching it")
+    argv = ["nft", "delete", "table", "inet", NFT_TABLE]
+    try:
+        result = run_command(argv)
+    except Exception as exc:  # no nft: no table of ours can exist
+        logger.info("%s: %s", " ".join(argv), exc)
+        return
+    if result.returncode != 0 and "No such file or directory" not in result.stderr:
+        raise UndoFailed(describe(argv, result))
+
+
 def decode_bytes(text: str) -> bytes:
     """Bytes stored in a journal as text (UTF-8 with surrogate escapes, lossless)."""
     return text.encode("utf-8", "surrogateescape")
@@ -256,6 +273,7 @@ def undo_handlers(resolv_conf: Path = RESOLV_CONF) -> Mapping[str, UndoHandler]:
         "route_delete": undo_route_delete,
         "resolvectl_revert": undo_resolvectl_revert,
         "file_restore": functools.partial(undo_file_restore, path=resolv_conf),
+        "nft_delete_table": undo_nft_delete_table,
     }
 
 

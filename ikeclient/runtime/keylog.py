@@ -51,7 +51,7 @@ from typing import Final, TextIO
 
 from ikeclient.crypto.transforms import EncrId, IntegId
 from ikeclient.errors import ConfigError
-from ikeclient.safefiles import create_fresh
+from ikeclient.safefiles import create_fresh, invoking_uid
 
 __all__ = [
     "ESP_SA_TABLE",
@@ -390,13 +390,16 @@ class KeyLog:
 
         An existing file of ours is replaced, never truncated in place (a descriptor opened on
         it earlier, or a second hard link, could read the keys); a file of another user, a
-        symlink or a non-file is refused with UnsafeFileError (a ConfigError).
+        symlink or a non-file is refused with UnsafeFileError (a ConfigError). Under sudo the
+        new file is given to the user who asked for it (``SUDO_UID``), still mode 0600.
         """
         try:
-            fd = create_fresh(path, what="--keylog")
+            fd = create_fresh(path, what="--keylog", replaceable={invoking_uid()})
         except OSError as e:
             raise ConfigError(f"--keylog {path}: {e.strerror}") from None
         try:
+            if invoking_uid() != os.geteuid():
+                os.fchown(fd, invoking_uid(), -1)
             stream = os.fdopen(fd, "w", buffering=1, encoding="ascii", newline="\n")
         except BaseException:
             os.close(fd)

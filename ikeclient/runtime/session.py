@@ -201,6 +201,11 @@ class IkeSession:
         return self._conn
 
     @property
+    def was_up(self) -> bool:
+        """A child SA was established at least once (the tunnel carried traffic)."""
+        return self._was_up
+
+    @property
     def reconnecting(self) -> bool:
         """True between losing the gateway and the next tunnel up."""
         return self._reconnecting
@@ -221,6 +226,7 @@ class IkeSession:
         try:
             if self._tunnel_options is not None:
                 self.tunnel = self._new_tunnel(sock)
+                self.tunnel.protect(remote)  # leak protection before the first IKE packet
         except BaseException:
             sock.close()
             raise
@@ -510,8 +516,9 @@ class IkeSession:
             if tunnel.tun_name is not None and old is not None and old.addresses != event.addresses:
                 # A reconnect brought another virtual IP: set the host up afresh.
                 logger.info("new virtual IP %s: rebuilding the tunnel", event.addresses)
-                tunnel.close()
+                tunnel.close(keep_leak_protection=True)
                 self.tunnel = tunnel = self._new_tunnel(self._sock)  # type: ignore[arg-type]
+                tunnel.protect(conn.remote)
             tunnel.on_config(event)
         elif isinstance(event, ChildSaEstablished):
             try:
@@ -540,7 +547,9 @@ class IkeSession:
         self._closing = True  # no reconnect: the gateway would hand out the same settings
         tunnel = self.tunnel
         if tunnel is not None:
-            tunnel.close()  # the host as it was (the TUN is already made by then)
+            # The host as it was (the TUN is made by then). A tunnel that was up before (a
+            # reconnect got the refused setting) keeps leak protection on: fail-closed.
+            tunnel.close(keep_leak_protection=self._was_up)
         loop = self._loop
         if loop is None:
             return
@@ -589,7 +598,7 @@ class IkeSession:
             if self._policy.keep_tunnel:
                 tunnel.release_sas()
             else:
-                tunnel.close()
+                tunnel.close(keep_leak_protection=True)  # still nothing outside the tunnel
                 self.tunnel = None
         self._conn = None
         delay = 0.0 if restarted and self._backoff.attempts == 0 else self._backoff.next()
@@ -614,18 +623,22 @@ class IkeSession:
         self._family, self._remote = family, remote
         if self.tunnel is None and self._tunnel_options is not None:
             self.tunnel = self._new_tunnel(sock)
+        if self.tunnel is not None:
+            self.tunnel.protect(remote)
         self._use_socket(sock)
         self._connect(local, remote, loop.time())
 
-    def shutdown(self) -> list[str]:
-        """Stop timers and readers, undo the host changes, close the socket (idempotent)."""
+    def shutdown(self, *, keep_leak_protection: bool = False) -> list[str]:
+        """Stop timers and readers, undo the host changes, close the socket (idempotent).
+
+        ``keep_leak_protection``: leave leak protection on (fail-closed) after we are gone."""
         failures: list[str] = []
         for handle in (self._timer, self._keepalive, self._tick, self._retry, self._route_check):
             if handle is not None:
                 handle.cancel()
         self._timer = self._keepalive = self._tick = self._retry = self._route_check = None
         if self.tunnel is not None:
-            failures = self.tunnel.close()
+            failures = self.tunnel.close(keep_leak_protection=keep_leak_protection)
         if self._routes is not None:
             if self._loop is not None:
                 self._loop.remove_reader(self._routes.fileno())

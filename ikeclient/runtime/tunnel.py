@@ -52,6 +52,7 @@ from ikeclient.ike.events import (
     TrafficSelectorRange,
 )
 from ikeclient.net.dns import DnsBackend
+from ikeclient.net.firewall import policy_for
 from ikeclient.net.host import HostNetwork
 from ikeclient.net.journal import DEFAULT_JOURNAL_DIR
 from ikeclient.net.routes import FULL_V4, FULL_V6
@@ -95,6 +96,9 @@ class TunnelOptions:
     remote_networks: tuple[IPNetwork, ...] = (FULL_V4,)
     accept_split: bool = False  # a full-tunnel profile follows the gateway's split subnets
     block_ipv6: bool = True  # unreachable IPv6 beside a full IPv4 tunnel without IPv6 address
+    leak_protection: bool = False  # net/firewall.py: nothing but IKE/ESP leaves the uplink
+    allow_lan: bool = False  # with leak protection: the uplink's own subnets stay reachable
+    ike_port: int = 500  # the gateway's IKE port (leak protection lets it through)
 
 
 @dataclass(slots=True)
@@ -383,8 +387,18 @@ class Tunnel:
         self._sock = sock
 
     def set_destination(self, gateway: Endpoint) -> None:
-        """Where ESP goes (the gateway's NAT-T endpoint)."""
+        """Where ESP goes (the gateway's NAT-T endpoint); leak protection follows it."""
         self._dest = (gateway.host, gateway.port)
+        self.protect(gateway)
+
+    def protect(self, gateway: Endpoint) -> None:
+        """Leak protection for this gateway, when the options ask for it (before any IKE
+        packet is sent; again whenever the gateway's address changes)."""
+        options = self.options
+        if options.leak_protection:
+            self.host.protect(
+                policy_for(gateway.host, options.ike_port, allow_lan=options.allow_lan)
+            )
 
     def receive_esp(self, data: bytes, now: float) -> bool:
         """One ESP datagram from the socket: decapsulate; write the inner packet to the TUN.
@@ -552,8 +566,10 @@ class Tunnel:
             bout += s.bytes_out
         return pin, bin_, pout, bout
 
-    def close(self) -> list[str]:
-        """Stop the data plane and undo every host change; returns undo failures (idempotent)."""
+    def close(self, *, keep_leak_protection: bool = False) -> list[str]:
+        """Stop the data plane and undo every host change; returns undo failures (idempotent).
+
+        ``keep_leak_protection``: leave the leak-protection table (fail-closed) in place."""
         if self.closed:
             return []
         self.closed = True
@@ -575,7 +591,7 @@ class Tunnel:
         if self._tun is not None:
             self._tun.close()
         self._tun = None
-        failures = self.host.restore()
+        failures = self.host.restore(keep_leak_protection=keep_leak_protection)
         for failure in failures:
             logger.warning("could not undo: %s", failure)
         return failures

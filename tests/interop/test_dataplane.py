@@ -235,8 +235,29 @@ def test_full_tunnel_keeps_the_gateway_reachable() -> None:
             (sa,) = gw.list_sas()
             assert sa["children"][0]["local-ts"] == ["0.0.0.0/0"]
             assert sa["children"][0]["remote-ts"] == [f"{sa['remote-vips'][0]}/32"]
+            # Leak protection (on by default for a full tunnel): only IKE/ESP to the gateway
+            # may use the uplink; a program bound to it is refused at once (EPERM).
+            assert leak_probe(lab, lab.nat_inside_addr, 53, bind=lab.client_addr) == "EPERM"
+            assert leak_probe(lab, lab.server_addr, 53) == "sent"  # through the tunnel
         finally:
             code = client.stop()
         assert code == 0, client.stdout + client.stderr
         gw.wait_for_no_sa(timeout=5)  # the Delete went out over the host route
         assert snapshot(lab.client_ns) == before
+        nft = lab.run(lab.client_ns, ["nft", "list", "table", "inet", "ikeclient"])
+        assert nft.returncode != 0  # leak protection removed on a normal disconnect
+
+
+def leak_probe(lab: Lab, host: str, port: int, bind: str | None = None) -> str:
+    """Send one UDP datagram from the client namespace: "sent", or the errno's name."""
+    code = (
+        "import errno, socket, sys\n"
+        "host, port, bind = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+        "s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "try:\n"
+        "    if bind: s.bind((bind, 0))\n"
+        "    s.sendto(b'x', (host, port)); print('sent')\n"
+        "except OSError as exc: print(errno.errorcode.get(exc.errno, exc.errno))\n"
+    )
+    argv = [sys.executable, "-c", code, host, str(port), bind or ""]
+    return str(lab.run(lab.client_ns, argv, check=True).stdout.strip())

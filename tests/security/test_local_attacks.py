@@ -36,7 +36,7 @@ from ikeclient.net.journal import UndoJournal, current_netns, process_start_time
 from ikeclient.runtime.keylog import KeyLog
 from ikeclient.runtime.state import StateFiles
 from ikeclient.secretstore import load_secrets
-from tests.net.conftest import Netns, make_netns
+from tests.net.conftest import Netns
 from tests.unit.test_keylog import GCM256_IKE
 
 up_module = importlib.import_module("ikeclient.cli.up")  # the package shadows it with a function
@@ -93,16 +93,6 @@ def victim(tmp_path: Path) -> Path:
     path.write_bytes(VICTIM_TEXT)
     path.chmod(0o600)
     return path
-
-
-@pytest.fixture
-def netns() -> Iterator[Netns]:
-    require_root()
-    ns = make_netns()
-    try:
-        yield ns
-    finally:
-        ns.close()
 
 
 def root_profile(directory: Path, text: str = PROFILE) -> Path:
@@ -450,6 +440,24 @@ def test_keylog_never_writes_into_a_second_name_of_the_file(tmp_path: Path) -> N
     assert (tmp_path / "other-name").read_text() == "old\n"
     st = path.stat()
     assert st.st_nlink == 1 and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+
+
+def test_keylog_under_sudo_belongs_to_the_user_who_asked(
+    attacker_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sudo ikeclient up --keylog FILE` run by nobody: the keys are theirs to read, nobody
+    else's; a file already there that belongs to a third user is still refused."""
+    monkeypatch.setenv("SUDO_UID", str(NOBODY))
+    path = attacker_dir / "mine.log"
+    KeyLog.open(path).close()
+    KeyLog.open(path).close()  # their key log of the last run is replaced
+    st = path.stat()
+    assert st.st_uid == NOBODY and stat.S_IMODE(st.st_mode) == 0o600
+    third = attacker_dir / "third.log"
+    third.write_text("")
+    os.chown(third, 12345, 12345)
+    with pytest.raises(UnsafeFileError, match="belongs to uid 12345"):
+        KeyLog.open(third)
 
 
 # --- 8. a damaged journal: one clear line, never a traceback ---------------------------------

@@ -176,8 +176,12 @@ def test_status_and_down_with_nothing_up(env: dict[str, str], tmp_path: Path) ->
 
 def test_doctor_reports_each_check(env: dict[str, str]) -> None:
     code, out, _ = run("doctor")
-    for what in ("TUN device", "privileges", "iproute2", "keyring", "DNS manager", "profiles"):
+    checks = ("TUN device", "privileges", "iproute2", "nftables", "keyring", "DNS manager")
+    for what in (*checks, "profiles"):
         assert what in out
+    # The env fixture's keyring is keyrings.alt's plaintext file: doctor says so.
+    (keyring_line,) = [line for line in out.splitlines() if line[7:].startswith("keyring ")]
+    assert keyring_line.startswith("[warn]") and "stores secrets unencrypted" in keyring_line
     assert code in (0, 1)
     assert ("all good" in out) == (code == 0)
 
