@@ -27,6 +27,16 @@ remote_ts = [{remote_ts}]
 """
 
 
+def _full_note(prof: Profile) -> str:
+    """How a full-tunnel profile treats the gateway's split subnets and IPv6."""
+    if not prof.full_tunnel:
+        return ""
+    split = "follows the gateway's split subnets" if prof.accept_split else "stays full"
+    full4 = any(n.version == 4 and n.prefixlen == 0 for n in prof.remote_networks)
+    ipv6 = ", IPv6 unreachable without an IPv6 address" if prof.block_ipv6 and full4 else ""
+    return f" (full tunnel: {split}{ipv6})"
+
+
 def describe(prof: Profile) -> list[str]:
     """A profile as the lines ``show`` and ``validate`` print."""
     where = f"file {prof.psk_file}" if prof.psk_file else f"the OS keyring ({prof.name}:psk)"
@@ -40,7 +50,7 @@ def describe(prof: Profile) -> list[str]:
         + f", gateway: {auth.remote}",
         f"  IKE          {', '.join(str(p) for p in prof.ike_proposals)}",
         f"  ESP          {', '.join(str(p) for p in prof.esp_proposals)}",
-        f"  traffic to   {', '.join(str(t) for t in prof.remote_ts)}",
+        f"  traffic to   {', '.join(str(t) for t in prof.remote_ts)}{_full_note(prof)}",
         f"  DNS          {prof.dns}",
         "  leak guard   "
         + (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ikeclient.cli.profiles import describe
 from ikeclient.config.profile import connection_settings, load_profile, read_secret_file
 from ikeclient.errors import ConfigError
 from ikeclient.ike.identity import Identity, IdentityType
@@ -53,6 +54,11 @@ def test_full_tunnel_keys(tmp_path: Path) -> None:
     prof = load_profile(write(tmp_path, "accept_split = true\nblock_ipv6 = false\n" + text))
     assert prof.accept_split and not prof.block_ipv6
     assert [str(n) for n in prof.remote_networks] == ["0.0.0.0/0", "::/0"]
+    line = next(x for x in describe(prof) if "traffic to" in x)
+    assert line.endswith("(full tunnel: follows the gateway's split subnets)")
+    prof = load_profile(write(tmp_path, text))
+    line = next(x for x in describe(prof) if "traffic to" in x)
+    assert line.endswith("(full tunnel: stays full, IPv6 unreachable without an IPv6 address)")
 
 
 @pytest.mark.parametrize(
