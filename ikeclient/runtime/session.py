@@ -98,8 +98,15 @@ def resolve_gateway(host: str, port: int) -> tuple[int, Endpoint]:
     return family, Endpoint(str(addr[0]), int(addr[1]))
 
 
-def open_socket(family: int, remote: Endpoint) -> tuple[socket.socket, Endpoint]:
-    """A non-blocking UDP socket bound to the address the routing table uses toward ``remote``."""
+def open_socket(
+    family: int, remote: Endpoint, *, exclude: frozenset[str] = frozenset()
+) -> tuple[socket.socket, Endpoint]:
+    """A non-blocking UDP socket bound to the address the routing table uses toward ``remote``.
+
+    ``exclude``: our virtual IPs. When the routing table would reach the gateway from one
+    of them (a full tunnel whose host route to the gateway went away), IKE would run
+    inside its own tunnel: GatewayUnreachable instead.
+    """
     try:
         probe = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -107,6 +114,11 @@ def open_socket(family: int, remote: Endpoint) -> tuple[socket.socket, Endpoint]
             local_ip = probe.getsockname()[0]
         finally:
             probe.close()
+        if local_ip in exclude:
+            raise GatewayUnreachable(
+                f"the only route to gateway {remote.host} goes through our own tunnel "
+                f"(from our virtual IP {local_ip})"
+            )
         sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.bind((local_ip, 0))
         sock.setblocking(False)
@@ -431,7 +443,18 @@ class IkeSession:
         sock, conn, remote = self._sock, self._conn, self._remote
         if sock is None or conn is None or remote is None:
             return
+        vips = self._virtual_ips()
         wanted = source_address_for(self._family, remote.host, remote.port)
+        if wanted is not None and wanted in vips:
+            # A full tunnel's host route to the gateway went away with its link, and the
+            # gateway is now routed into the tunnel: never a local address for IKE. Pin
+            # the host route again through the uplink that is left, and look again.
+            tunnel = self.tunnel
+            if tunnel is None or not tunnel.repin_gateway(remote.host):
+                return  # no uplink left: wait for one
+            wanted = source_address_for(self._family, remote.host, remote.port)
+            if wanted is None or wanted in vips:
+                return
         try:
             bound = sock.getsockname()[0]
         except OSError:
@@ -439,7 +462,7 @@ class IkeSession:
         if wanted is None or wanted == bound:
             return  # no route at all (wait for one), or nothing changed
         try:
-            new_sock, local = open_socket(self._family, conn.remote)
+            new_sock, local = open_socket(self._family, conn.remote, exclude=vips)
         except GatewayUnreachable as exc:
             logger.info("the path to the gateway changed, but: %s", exc)
             return
@@ -453,24 +476,24 @@ class IkeSession:
         conn.close(now, reason)
         self._lost(IkeSaClosed(reason, PeerLost(reason)))
 
+    def _virtual_ips(self) -> frozenset[str]:
+        tunnel = self.tunnel
+        if tunnel is None or tunnel.closed:
+            return frozenset()
+        return tunnel.virtual_ips()
+
     # -- output and events ------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Flush datagrams, re-arm the timer, drain and apply events."""
+        """Apply events, flush datagrams, re-arm the timer.
+
+        Events come first: an answer to the gateway's CREATE_CHILD_SA (its rekey) makes
+        a child SA that must be in the ESP engine before the answer leaves, because the
+        gateway may send ESP on it as soon as it has our answer.
+        """
         conn, loop, sock = self._conn, self._loop, self._sock
         if conn is None or loop is None or sock is None:
             return
-        for data, dest in conn.datagrams_to_send(loop.time()):
-            try:
-                sock.sendto(data, (dest.host, dest.port))
-            except OSError as exc:  # full buffer or no route: the retransmission timer decides
-                logger.debug("sending to %s failed: %s", dest, exc)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        deadline = conn.get_timer()
-        if deadline is not None:
-            self._timer = loop.call_at(deadline, self._on_timer)
         if isinstance(conn, Ikev1Connection):
             while conn.progress:
                 self._progress(*conn.progress.pop(0))
@@ -485,6 +508,18 @@ class IkeSession:
                 self._on_event(event)
             if conn is not self._conn:
                 break  # this connection ended and a reconnect began; its events are done
+        for data, dest in conn.datagrams_to_send(loop.time()):
+            try:
+                sock.sendto(data, (dest.host, dest.port))
+            except OSError as exc:  # full buffer or no route: the retransmission timer decides
+                logger.debug("sending to %s failed: %s", dest, exc)
+        if conn is self._conn:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            deadline = conn.get_timer()
+            if deadline is not None:
+                self._timer = loop.call_at(deadline, self._on_timer)
         if self.result is not None:
             self.shutdown()
 
@@ -576,9 +611,17 @@ class IkeSession:
         loop = self._loop
         if loop is None or self._closing or self.result is not None:
             return
+        vips = self._virtual_ips()
         try:
             family, remote = resolve_gateway(self._gateway, self._port)
-            sock, local = open_socket(family, remote)
+            try:
+                sock, local = open_socket(family, remote, exclude=vips)
+            except GatewayUnreachable:
+                # A kept full tunnel whose host route to the gateway left with its link.
+                tunnel = self.tunnel
+                if tunnel is None or not vips or not tunnel.repin_gateway(remote.host):
+                    raise
+                sock, local = open_socket(family, remote, exclude=vips)
         except GatewayUnreachable as exc:
             self._lost(IkeSaClosed(str(exc), exc))
             return
