@@ -31,6 +31,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from ikeclient.crypto.random import RandomSource, SystemRandomSource
 from ikeclient.errors import (
@@ -142,6 +143,9 @@ class ReconnectPolicy:
     max_delay: float = 60.0
     follow_addresses: bool = True
     """Watch routes and addresses and follow a new source address (MOBIKE, else reconnect)."""
+    on_gateway_delete: Literal["reconnect", "exit"] = "reconnect"
+    """When the gateway deletes our IKE SA unasked (it stops or restarts): reconnect (when
+    ``enabled``), or end the session as an orderly close."""
 
 
 # Errors a retry cannot fix: the profile or the gateway's configuration must change.
@@ -196,6 +200,7 @@ class IkeSession:
         self._closing = False
         self._was_up = False
         self._reconnecting = False
+        self._esp_sent = 0  # the tunnel's count of packets sent, at the last tick
         self.result: IkeSaClosed | None = None
         self.connect_started_at: float | None = None
         self.ike_datagrams = 0
@@ -413,6 +418,12 @@ class IkeSession:
         conn = self._conn
         missed = self._suspend.check() if self._suspend is not None else 0.0
         if conn is not None and conn.state == IkeSaState.ESTABLISHED:
+            if isinstance(conn, Ikev2Connection) and tunnel is not None and not tunnel.closed:
+                sent = tunnel.counters.tun_packets_read
+                if sent != self._esp_sent:
+                    # ESP went out during the last second: unanswered, it starts a check.
+                    self._esp_sent = sent
+                    conn.outbound_activity(now)
             if missed:
                 logger.info("we were away for %.1f s (suspend?): checking the gateway", missed)
                 self._progress("resume", f"away {missed:.1f} s: checking the gateway")
@@ -563,7 +574,12 @@ class IkeSession:
     # -- losing the gateway, and reconnecting ---------------------------------------------
 
     def _should_reconnect(self, event: IkeSaClosed) -> bool:
-        if not self._policy.enabled or self._closing or event.error is None:
+        if not self._policy.enabled or self._closing:
+            return False
+        if event.deleted_by_gateway:
+            # The gateway stops or restarts (strongSwan deletes every IKE SA on SIGTERM).
+            return self._policy.on_gateway_delete == "reconnect" and self._was_up
+        if event.error is None:
             return False
         if isinstance(event.error, _FINAL_ERRORS):
             return False

@@ -30,6 +30,7 @@ class FakeSocket:
         self.address = address
         self.sent: list[tuple[bytes, tuple[str, int], frozenset[int]]] = []
         self.closed = False
+        self._real = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # for its descriptor
 
     def sendto(self, data: bytes, dest: tuple[str, int]) -> int:
         self.sent.append((data, dest, frozenset(self.tunnel.installed)))
@@ -39,14 +40,24 @@ class FakeSocket:
         return (self.address, 4500)
 
     def fileno(self) -> int:
-        return -1
+        return self._real.fileno()
 
     def close(self) -> None:
         self.closed = True
+        self._real.close()
 
 
 class FakeOptions:
     keepalive_interval = 0.0
+
+
+class FakeCounters:
+    tun_packets_read = 0
+
+
+class FakeEngine:
+    def purge(self, now: float) -> None:
+        pass
 
 
 class FakeTunnel:
@@ -59,6 +70,9 @@ class FakeTunnel:
         self.config: ConfigReceived | None = None
         self.tun_name: str | None = "ikc0"
         self.repinned: list[str] = []
+        self.released = False
+        self.counters = FakeCounters()
+        self.engine = FakeEngine()
         self.uplink_left = False
 
     def on_child(self, child: ChildSaEstablished, gateway: Endpoint) -> None:
@@ -76,6 +90,14 @@ class FakeTunnel:
     def virtual_ips(self) -> frozenset[str]:
         return frozenset(str(a) for a in self.config.addresses) if self.config else frozenset()
 
+    def release_sas(self) -> None:
+        self.installed.clear()
+        self.released = True
+
+    def close(self) -> list[str]:
+        self.closed = True
+        return []
+
     def repin_gateway(self, gateway: str) -> bool:
         self.repinned.append(gateway)
         return self.uplink_left
@@ -89,7 +111,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 def session_with(
-    loop: asyncio.AbstractEventLoop, **kw: object
+    loop: asyncio.AbstractEventLoop, policy: ReconnectPolicy | None = None, **kw: object
 ) -> tuple[IkeSession, Network, FakeTunnel, FakeSocket]:
     """An IkeSession around an established connection (to the responder double)."""
     conn = connection(settings(**kw))  # type: ignore[arg-type]
@@ -97,7 +119,7 @@ def session_with(
     conn.connect(0.0)
     net.pump(0.0)
     assert conn.state == IkeSaState.ESTABLISHED
-    session = IkeSession(settings(), GATEWAY, reconnect=ReconnectPolicy(enabled=True))
+    session = IkeSession(settings(), GATEWAY, reconnect=policy or ReconnectPolicy(enabled=True))
     tunnel = FakeTunnel()
     sock = FakeSocket(tunnel)
     session._loop = loop
@@ -177,3 +199,50 @@ def test_the_host_route_is_pinned_again_and_ike_follows_the_new_uplink(
     assert tunnel.repinned == [GATEWAY] and session.roams == 1
     assert net.conn.local == Endpoint("192.0.2.30", 4500)  # MOBIKE from the new address
     assert new_sock.sent  # UPDATE_SA_ADDRESSES
+
+
+# --------------------------------------------------------------------- the gateway deletes our SA
+
+
+def test_a_delete_from_the_gateway_reconnects_keeping_the_tunnel(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    session, net, tunnel, _sock = session_with(loop)
+    # <-- HDR, SK {D(IKE)}   (the gateway's charon stops with SIGTERM)
+    net.conn.receive_datagram(net.gw.delete_ike_sa(), Endpoint(GATEWAY, 4500), 9.0)
+    session._pump()
+    assert session.result is None and session.reconnecting
+    assert session._retry is not None  # the next attempt, after the backoff
+    assert tunnel.released and not tunnel.closed  # TUN, routes and DNS stay
+    assert session.reconnects == 1
+    session.shutdown()
+
+
+def test_a_delete_from_the_gateway_ends_the_session_with_on_gateway_delete_exit(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    policy = ReconnectPolicy(enabled=True, on_gateway_delete="exit")
+    session, net, tunnel, _sock = session_with(loop, policy)
+    net.conn.receive_datagram(net.gw.delete_ike_sa(), Endpoint(GATEWAY, 4500), 9.0)
+    session._pump()
+    assert session.result is not None and session.result.error is None
+    assert session.result.reason == "deleted by the gateway"
+    assert not session.reconnecting and session._retry is None
+    assert tunnel.closed
+
+
+def test_esp_sent_is_told_to_the_core_once_a_tick(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    policy = ReconnectPolicy(enabled=True, follow_addresses=False)
+    session, net, tunnel, _sock = session_with(loop, policy, dpd_delay=30.0, dead_peer_after=10.0)
+    session._start_watching = lambda: None  # type: ignore[method-assign]
+    base = loop.time()
+    net.conn.inbound_activity(base)
+    tunnel.counters.tun_packets_read = 5  # ESP went out since the last tick
+    session._on_tick()
+    deadline = net.conn.get_timer()
+    assert deadline is not None and deadline <= loop.time() + 10.0  # not base + 30
+    session._on_tick()  # nothing more went out: the deadline stays
+    assert net.conn.get_timer() == deadline
+    session.shutdown()

@@ -208,6 +208,7 @@ class Ikev2Connection(Renewal):
         self._nat_baseline_at: float | None = None
         self._config: ConfigReceived | None = None
         self._last_inbound = 0.0
+        self._esp_out_since: float | None = None
         self._last_liveness: float | None = None
         self._cookie2 = b""
         self._fragmentation = False  # both sides announced RFC 7383 support
@@ -641,7 +642,9 @@ class Ikev2Connection(Renewal):
                 window.ike_rekey = None
                 self._adopt(theirs[0], window, now, False)
             if window is self._current:
-                self._finish("deleted by the gateway", None)
+                # Not asked for by us: the runtime reconnects (or exits) as the profile says.
+                self.log.info("the gateway deleted the IKE SA")
+                self._finish("deleted by the gateway", None, deleted_by_gateway=True)
             else:
                 self._close_window(window, "deleted by the gateway")
 
@@ -879,7 +882,7 @@ class Ikev2Connection(Renewal):
         if req.give_up_at is not None and now >= req.give_up_at:
             self._give_up(window, now)
             return
-        intervals = self._settings.retransmit.intervals()
+        intervals = req.schedule or self._settings.retransmit.intervals()
         req.attempts += 1
         if req.attempts >= len(intervals):
             self._give_up(window, now)
@@ -929,7 +932,9 @@ class Ikev2Connection(Renewal):
         self.log.warning("%s", reason)
         self._finish(reason, error)
 
-    def _finish(self, reason: str, error: IkeError | None) -> None:
+    def _finish(
+        self, reason: str, error: IkeError | None, *, deleted_by_gateway: bool = False
+    ) -> None:
         for child in list(self._children):
             self._child_deleted(child, reason)
         self._children.clear()
@@ -940,7 +945,7 @@ class Ikev2Connection(Renewal):
             if window.state != IkeSaState.CLOSED:
                 window.machine.move_to(IkeSaState.CLOSED)
         self._windows = [self._current]
-        self._events.append(IkeSaClosed(reason, error))
+        self._events.append(IkeSaClosed(reason, error, deleted_by_gateway))
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -956,14 +961,18 @@ class Ikev2Connection(Renewal):
         now: float,
         kind: str,
         fragments: tuple[bytes, ...] = (),
+        schedule: tuple[float, ...] = (),
     ) -> None:
         framed = self._frame(wire)
         more = tuple(self._frame(f) for f in fragments)
-        first = self._settings.retransmit.intervals()[0]
+        first = (schedule or self._settings.retransmit.intervals())[0]
         give_up_at = None
         timeout = self._settings.dpd_timeout
         if timeout > 0 and window.state in (IkeSaState.ESTABLISHED, IkeSaState.REKEYED):
             give_up_at = now + timeout
+        if schedule:
+            end = now + sum(schedule)
+            give_up_at = end if give_up_at is None else min(give_up_at, end)
         deadline = now + first if give_up_at is None else min(now + first, give_up_at)
         window.outstanding = Request(
             window.next_message_id,
@@ -976,6 +985,8 @@ class Ikev2Connection(Renewal):
             give_up_at,
             fragments=more,
             dst=self._remote,
+            schedule=schedule,
+            hurried=bool(schedule),
         )
         for datagram in (framed, *more):
             self._out.append((datagram, self._remote))
@@ -1033,7 +1044,14 @@ class Ikev2Connection(Renewal):
                 "message %d goes out in %d RFC 7383 fragments", window.next_message_id, len(wires)
             )
         self._send_request(
-            window, task.exchange, wires[0], task.handler, now, task.kind, tuple(wires[1:])
+            window,
+            task.exchange,
+            wires[0],
+            task.handler,
+            now,
+            task.kind,
+            tuple(wires[1:]),
+            task.schedule,
         )
 
     def _fragment_limit(self) -> int | None:
