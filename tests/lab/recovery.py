@@ -18,7 +18,7 @@ from tests.lab.topology import Lab
 
 _REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from ", re.M)
 INTERVAL = 0.1
-GAP = 1.0  # replies further apart than this mark the outage (they come every 0.1 s)
+GAP = 0.35  # replies further apart than this mark the outage (they come every 0.1 s)
 
 DEFAULT_RETRANSMIT = {"timeout": 4.0, "base": 1.8, "tries": 5}
 """The profile's default retransmission schedule (the lab's profiles use a quick one)."""
@@ -52,9 +52,8 @@ class ReplyWatcher:
             time.sleep(0.05)
         return False
 
-    def back_after(self, moment: float) -> float | None:
+    def back_after(self, moment: float, times: list[float]) -> float | None:
         """The first reply after ``moment`` that ends a silence longer than ``GAP``."""
-        times = self.replies()
         previous = max((t for t in times if t <= moment), default=moment)
         for t in times:
             if t > moment:
@@ -78,11 +77,15 @@ def gateway_outage(lab: Lab, *, kill: bool, timeout: float) -> float | None:
         time.sleep(1.0)
         stopped = time.time()
         lab.restart_gateway(kill=kill)
+        restarted = time.time()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            back = watcher.back_after(stopped)
+            times = watcher.replies()
+            back = watcher.back_after(stopped, times)
             if back is not None:
                 return back - stopped
+            if any(t > restarted + 3.0 for t in times):
+                return GAP  # no silence longer than GAP: an outage too short to tell
             time.sleep(0.1)
         return None
     finally:
