@@ -429,3 +429,19 @@ def test_invalid_spi_from_the_gateway_makes_a_new_child_sa() -> None:
     assert fresh.rekeyed_spi_in is None and fresh.spi_in != child.spi_in
     assert [c.spi_in for c in gw.live_children()] == [fresh.spi_out]
     assert conn.state == IkeSaState.ESTABLISHED
+
+
+def test_esp_from_the_gateway_during_the_check_relaxes_it() -> None:
+    net, _ = establish(dpd_delay=30.0, dead_peer_after=10.0)
+    conn = net.conn
+    conn.outbound_activity(5.0)
+    net.drop_next(INFO_REQUEST, count=100)
+    times, _ = fire_until(net, 17.0)
+    assert times == [15.0, 17.0]
+    conn.inbound_activity(18.0)  # ESP again: the gateway is there; only IKE got lost
+    # The check goes on at the profile's pace (2, 4, 8, 16 s): the retransmission already
+    # due at 19, then 8 s later; not given up at 25 as the short schedule would have.
+    times, _ = fire_until(net, 40.0)
+    assert times == [19.0, 27.0]
+    assert conn.state == IkeSaState.ESTABLISHED
+    assert not only(drain(conn), IkeSaClosed)

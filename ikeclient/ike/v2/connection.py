@@ -970,6 +970,7 @@ class Ikev2Connection(Renewal):
         timeout = self._settings.dpd_timeout
         if timeout > 0 and window.state in (IkeSaState.ESTABLISHED, IkeSaState.REKEYED):
             give_up_at = now + timeout
+        normal_give_up_at = give_up_at
         if schedule:
             end = now + sum(schedule)
             give_up_at = end if give_up_at is None else min(give_up_at, end)
@@ -987,6 +988,7 @@ class Ikev2Connection(Renewal):
             dst=self._remote,
             schedule=schedule,
             hurried=bool(schedule),
+            normal_give_up_at=normal_give_up_at,
         )
         for datagram in (framed, *more):
             self._out.append((datagram, self._remote))

@@ -188,8 +188,16 @@ class Renewal:
         self._start_liveness(now)
 
     def inbound_activity(self, now: float) -> None:
-        """The runtime received valid ESP from the gateway: it is alive (defers DPD)."""
+        """The runtime received valid ESP from the gateway: it is alive (defers DPD).
+
+        A request hurried because traffic went unanswered goes on at the profile's pace.
+        """
         self._last_inbound = max(self._last_inbound, now)
+        req = self._current.outstanding
+        if req is not None and req.hurried:
+            req.hurried = False
+            req.schedule = ()
+            req.give_up_at = req.normal_give_up_at
 
     def outbound_activity(self, now: float) -> None:
         """The runtime sent ESP to the gateway (by ``now``; telling once a second is enough).

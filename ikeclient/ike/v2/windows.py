@@ -55,6 +55,7 @@ class Request:
     error_hint: IkeError | None = None  # an unauthenticated IKE_SA_INIT refusal (§2.21.1)
     schedule: tuple[float, ...] = ()  # its own waits between tries (empty: the profile's)
     hurried: bool = False  # ESP went unanswered meanwhile: given up after dead_peer_timeout
+    normal_give_up_at: float | None = None  # when not hurried (dpd_timeout), if ever
 
 
 @dataclass(slots=True)
