@@ -1,10 +1,12 @@
 """Runs one IKE connection and its data plane over a real UDP socket with asyncio.
 
 This is the only place that owns the socket, the clock and the timers, as thin as
-aioquic's ``asyncio/protocol.py``: after every input it flushes ``datagrams_to_send()``,
-re-arms the IKE timer from ``get_timer()`` and drains the events, which it applies
-(``ChildSaEstablished`` → the ``Tunnel`` installs the SA and brings up TUN, routes, DNS;
-``ChildSaDeleted`` → it removes the SA, after a grace period when it was rekeyed).
+aioquic's ``asyncio/protocol.py``: after every input it drains the events and applies
+them (``ChildSaEstablished`` → the ``Tunnel`` installs the SA and brings up TUN, routes,
+DNS; ``ChildSaDeleted`` → it removes the SA, after a grace period when it was rekeyed),
+then flushes ``datagrams_to_send()`` and re-arms the IKE timer from ``get_timer()``.
+Events first: an SA made by answering the gateway's rekey is in the ESP engine before
+the answer leaves.
 
 One UDP socket carries everything: IKE_SA_INIT to the gateway's port 500, then IKE
 (with the non-ESP marker), ESP and NAT keepalives to its NAT-T port 4500. Received
@@ -12,7 +14,9 @@ datagrams are told apart as RFC 3948 §2.2 says: four zero bytes first → IKE; 
 0xFF byte → a keepalive; anything else from the NAT-T port → ESP.
 
 Staying connected. Valid ESP from the gateway tells the IKE core it is alive
-(``inbound_activity``, which defers liveness checks); ESP to an SPI we do not know,
+(``inbound_activity``, which defers liveness checks); ESP sent to it is told once a
+second (``outbound_activity``: unanswered for long, it starts a quick check); ESP to an
+SPI we do not know,
 a resume after suspend and a new local address start a check at once. The ESP
 engine's byte/packet limits become rekeys (``SoftExpired``) or deletes
 (``HardExpired``). A once-a-second tick purges old SAs, watches the clock for a
@@ -20,7 +24,11 @@ suspend and the routing table for a new source address, which it follows with
 MOBIKE (RFC 4555): the socket is rebound to the new address and the core sends
 UPDATE_SA_ADDRESSES; the TUN stays. When the core gives up on the gateway
 (``PeerLost``), the session reconnects with backoff, a new IKE SA over a new
-socket, keeping TUN, routes and DNS in place meanwhile unless told otherwise.
+socket, keeping TUN, routes and DNS in place meanwhile unless told otherwise; so does
+a Delete of the IKE SA by the gateway (``IkeSaClosed.deleted_by_gateway``) unless the
+profile says ``on_gateway_delete = "exit"``. Our virtual IP is never IKE's local address:
+when a full tunnel's host route to the gateway went away with its link, it is pinned
+again through the uplink left (``Tunnel.repin_gateway``) before MOBIKE moves there.
 """
 
 from __future__ import annotations

@@ -46,10 +46,13 @@ rekey (soft) and expiry (hard) of the IKE SA and of each child SA, with a
 random jitter (§2.8.1: so both ends do not rekey at once), reauthentication,
 and liveness: after ``dpd_delay`` seconds without anything from the gateway
 (IKE messages here, ESP through ``inbound_activity``) an empty INFORMATIONAL
-asks whether it is still there (§2.4). ``get_timer`` is the earliest of them
-all and of the retransmissions. A gateway that stops answering, or answers
-INVALID_IKE_SPI (it restarted, §2.21.4), ends the connection with
-``PeerLost``; the runtime reconnects.
+asks whether it is still there (§2.4), and sooner, on a short retransmission
+schedule of its own, when ESP went out (``outbound_activity``) and nothing came
+back for ``dead_peer_after`` seconds. ``get_timer`` is the earliest of them
+all and of the retransmissions. A Delete of the IKE SA from the gateway ends the
+connection with ``IkeSaClosed.deleted_by_gateway`` (the runtime may reconnect).
+A gateway that stops answering, or answers INVALID_IKE_SPI (it restarted,
+§2.21.4), ends the connection with ``PeerLost``; the runtime reconnects.
 
 Rekeying child SAs is make-before-break: see ``create_child_sa`` for who can
 install what when, and ``ChildSaEstablished.outbound_deferred``. Collisions

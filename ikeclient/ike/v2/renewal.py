@@ -7,7 +7,9 @@ stay connected and what the answers mean:
 
 - deadlines (``_run_deadlines``): soft and hard lifetimes of the IKE SA and of each child
   SA with jitter, reauthentication (``reauth_time`` or the gateway's AUTH_LIFETIME), the
-  liveness check after ``dpd_delay`` without inbound traffic, the NAT mapping baseline;
+  liveness check after ``dpd_delay`` without inbound traffic, or after ``dead_peer_after``
+  when outbound ESP goes unanswered (then on the short ``dead_peer_schedule``), the NAT
+  mapping baseline;
 - child SAs: rekeying them (ours and the gateway's, §1.3.3), collisions settled by the
   four nonces (§2.8.1), deleting the replaced ones, hard expiry, re-creating a lost one;
 - the IKE SA: rekeying it both ways (§2.18) and moving the child SAs (``_adopt``),
