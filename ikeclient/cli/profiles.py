@@ -59,6 +59,18 @@ def describe(prof: Profile) -> list[str]:
             else f"off ({prof.leak_protection})"
         ),
     ]
+    staying = prof.staying
+    under = (
+        f"{staying.dead_peer_after:g} s after unanswered ESP "
+        f"(check {staying.dead_peer_timeout:g} s)"
+        if staying.dead_peer_after > 0 and prof.version == 2
+        else ("off" if prof.version == 2 else "(IKEv2 only)")
+    )
+    lines += [
+        f"  liveness     idle: every {prof.dpd_delay:g} s; under traffic: {under}",
+        f"  reconnect    {'yes' if staying.reconnect else 'no'}; "
+        f"when the gateway deletes the IKE SA: {staying.on_gateway_delete}",
+    ]
     if auth.uses_psk:
         lines.append(f"  secret from  {where}")
     lines += [f"  {key:12} {path}" for key, path in auth.files()]

@@ -321,7 +321,9 @@ class Reporter:
             self.ike["local"] = f"{event.local.host}:{event.local.port}"
             self.write_status()
         elif isinstance(event, IkeSaClosed) and event.error is None:
-            self.line("closed", event.reason)
+            session = self.session
+            if session is None or not session.reconnecting:  # else a "reconnect" line says it
+                self.line("closed", event.reason)
 
     def _log_ike_keys(self) -> None:
         session = self.session
@@ -564,6 +566,7 @@ async def _one_session(
             keep_tunnel=staying.reconnect_keep_tunnel,
             max_delay=staying.reconnect_max_delay,
             follow_addresses=True,
+            on_gateway_delete=staying.on_gateway_delete,
         ),
     )
     reporter.session = session

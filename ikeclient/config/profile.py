@@ -448,6 +448,8 @@ def ikev2_settings(profile: Profile, psk: bytes, auth: AuthSettings | None = Non
         lifetimes=profile.staying.lifetimes,
         dpd_delay=profile.staying.dpd_delay,
         dpd_timeout=profile.staying.dpd_timeout,
+        dead_peer_after=profile.staying.dead_peer_after,
+        dead_peer_timeout=profile.staying.dead_peer_timeout,
         mobike=profile.staying.mobike,
     )
 

@@ -5,8 +5,11 @@ Flat keys::
     dpd_delay = 30               # seconds without anything from the gateway before a check
     dpd_timeout = 0              # give up on an unanswered request after this (0: the
                                  # retransmission schedule decides)
+    dead_peer_after = 10         # ESP went out and nothing came back this long: check now
+    dead_peer_timeout = 10       # that check's tries go out at 0, 2, 4, 8 s; lost after this
     mobike = true                # RFC 4555: follow address changes without reconnecting
     reconnect = true             # after the gateway is lost, connect again by itself
+    on_gateway_delete = "reconnect"  # or "exit": when the gateway deletes our IKE SA
     reconnect_keep_tunnel = true # keep TUN, routes and DNS while reconnecting
     reconnect_max_delay = 60     # backoff between attempts: 1, 2, 4, ... up to this
     rekey_grace = 2              # seconds an old inbound SA still takes packets
@@ -31,17 +34,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ikeclient.errors import ConfigError
 from ikeclient.ike.v2.settings import Lifetimes
+
+GatewayDeleteAction = Literal["reconnect", "exit"]
 
 FLAT_KEYS = frozenset(
     {
         "dpd_delay",
         "dpd_timeout",
+        "dead_peer_after",
+        "dead_peer_timeout",
         "mobike",
         "reconnect",
+        "on_gateway_delete",
         "reconnect_keep_tunnel",
         "reconnect_max_delay",
         "rekey_grace",
@@ -72,8 +80,11 @@ class StayingConnected:
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     dpd_delay: float = 30.0
     dpd_timeout: float = 0.0
+    dead_peer_after: float = 10.0
+    dead_peer_timeout: float = 10.0
     mobike: bool = True
     reconnect: bool = True
+    on_gateway_delete: GatewayDeleteAction = "reconnect"
     reconnect_keep_tunnel: bool = True
     reconnect_max_delay: float = 60.0
     rekey_grace: float = 2.0
@@ -121,6 +132,14 @@ def parse_staying(table: dict[str, Any], where: str) -> StayingConnected:
             raise fail(key, f"expected bool, got {type(value).__name__}")
         return value
 
+    def on_gateway_delete() -> GatewayDeleteAction:
+        value = table.get("on_gateway_delete", default.on_gateway_delete)
+        if value == "reconnect":
+            return "reconnect"
+        if value == "exit":
+            return "exit"
+        raise fail("on_gateway_delete", f'expected "reconnect" or "exit", got {value!r}')
+
     lifetimes = Lifetimes()
     raw = table.get("lifetimes")
     if raw is not None:
@@ -158,12 +177,17 @@ def parse_staying(table: dict[str, Any], where: str) -> StayingConnected:
         lifetimes=lifetimes,
         dpd_delay=duration("dpd_delay", default.dpd_delay),
         dpd_timeout=duration("dpd_timeout", default.dpd_timeout),
+        dead_peer_after=duration("dead_peer_after", default.dead_peer_after),
+        dead_peer_timeout=duration("dead_peer_timeout", default.dead_peer_timeout),
         mobike=flag("mobike", default.mobike),
         reconnect=flag("reconnect", default.reconnect),
+        on_gateway_delete=on_gateway_delete(),
         reconnect_keep_tunnel=flag("reconnect_keep_tunnel", default.reconnect_keep_tunnel),
         reconnect_max_delay=duration("reconnect_max_delay", default.reconnect_max_delay),
         rekey_grace=duration("rekey_grace", default.rekey_grace),
     )
     if staying.reconnect_max_delay < 1:
         raise fail("reconnect_max_delay", "must be at least 1 second")
+    if staying.dead_peer_timeout < 1:
+        raise fail("dead_peer_timeout", "must be at least 1 second")
     return staying

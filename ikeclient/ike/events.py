@@ -179,6 +179,9 @@ class IkeSaClosed:
 
     reason: str
     error: IkeError | None = None
+    deleted_by_gateway: bool = False
+    """The gateway deleted the IKE SA without our asking (a Delete of it, RFC 7296 §1.4.1):
+    an orderly close at its end, e.g. the gateway shutting down or restarting."""
 
 
 IkeEvent = (

@@ -39,6 +39,7 @@ from ikeclient.net.routes import (
     add_address,
     add_route,
     add_unreachable,
+    default_path,
     interface_of,
     route_get,
     split_full,
@@ -290,6 +291,31 @@ class HostNetwork:
             resolv_conf=self.resolv_conf,
         )
         return AppliedNetwork(tun_name, plan, gateway_path, backend, uplink)
+
+    def repin_gateway(self, tun_name: str, gateway_addr: IPAddress | str) -> bool:
+        """Pin the host route to the gateway again, through the uplink that is left.
+
+        A full tunnel's host route to the gateway goes away with its link (the kernel
+        removes the routes of a link that goes down); the gateway would then be routed
+        into the tunnel. The new route goes through the preferred default route that
+        does not use ``tun_name`` (journaled like the first). Returns True when a route
+        is in place (added, or already there), False when no uplink is left.
+        """
+        gateway = ipaddress.ip_address(str(gateway_addr))
+        path = default_path(gateway.version, exclude_dev=tun_name)
+        if path is None:
+            return False
+        host = ipaddress.ip_network(gateway)
+        self.journal.open()
+        added = add_route(self.journal, host, dev=path.dev, via=path.gateway, allow_existing=True)
+        logger.info(
+            "host route to the gateway %s %s via %s dev %s",
+            gateway,
+            "pinned again" if added else "already in place",
+            path.gateway or "-",
+            path.dev,
+        )
+        return True
 
     def protect(self, policy: LeakPolicy) -> None:
         """Leak protection for ``policy`` (net/firewall.py): installed and journaled the first

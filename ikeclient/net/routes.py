@@ -64,6 +64,32 @@ def route_get(address: IPAddress) -> PathInfo:
     )
 
 
+def default_path(version: int, *, exclude_dev: str | None = None) -> PathInfo | None:
+    """The preferred default route of this family (lowest metric) not through ``exclude_dev``.
+
+    For re-pinning a full tunnel's host route to the gateway after its link went away:
+    the tunnel's own halves (``0.0.0.0/1``, ...) are not default routes, so what is left
+    is the uplinks. None when there is no such route.
+    """
+    routes = ip_json([_family_flag(version), "route", "show", "default"], RouteError)
+    best: tuple[int, PathInfo] | None = None
+    for route in routes:
+        dev = route.get("dev")
+        if not isinstance(dev, str) or dev == exclude_dev:
+            continue
+        metric = route.get("metric", 0)
+        metric = metric if isinstance(metric, int) else 0
+        via = route.get("gateway")
+        path = PathInfo(
+            dst=FULL_V4.network_address if version == 4 else FULL_V6.network_address,
+            dev=dev,
+            gateway=ipaddress.ip_address(via) if isinstance(via, str) else None,
+        )
+        if best is None or metric < best[0]:
+            best = (metric, path)
+    return best[1] if best is not None else None
+
+
 def _ifindex(dev: str) -> int:
     index = ifindex_of(dev)
     if index is None:

@@ -1,10 +1,12 @@
 """Runs one IKE connection and its data plane over a real UDP socket with asyncio.
 
 This is the only place that owns the socket, the clock and the timers, as thin as
-aioquic's ``asyncio/protocol.py``: after every input it flushes ``datagrams_to_send()``,
-re-arms the IKE timer from ``get_timer()`` and drains the events, which it applies
-(``ChildSaEstablished`` → the ``Tunnel`` installs the SA and brings up TUN, routes, DNS;
-``ChildSaDeleted`` → it removes the SA, after a grace period when it was rekeyed).
+aioquic's ``asyncio/protocol.py``: after every input it drains the events and applies
+them (``ChildSaEstablished`` → the ``Tunnel`` installs the SA and brings up TUN, routes,
+DNS; ``ChildSaDeleted`` → it removes the SA, after a grace period when it was rekeyed),
+then flushes ``datagrams_to_send()`` and re-arms the IKE timer from ``get_timer()``.
+Events first: an SA made by answering the gateway's rekey is in the ESP engine before
+the answer leaves.
 
 One UDP socket carries everything: IKE_SA_INIT to the gateway's port 500, then IKE
 (with the non-ESP marker), ESP and NAT keepalives to its NAT-T port 4500. Received
@@ -12,7 +14,9 @@ datagrams are told apart as RFC 3948 §2.2 says: four zero bytes first → IKE; 
 0xFF byte → a keepalive; anything else from the NAT-T port → ESP.
 
 Staying connected. Valid ESP from the gateway tells the IKE core it is alive
-(``inbound_activity``, which defers liveness checks); ESP to an SPI we do not know,
+(``inbound_activity``, which defers liveness checks); ESP sent to it is told once a
+second (``outbound_activity``: unanswered for long, it starts a quick check); ESP to an
+SPI we do not know,
 a resume after suspend and a new local address start a check at once. The ESP
 engine's byte/packet limits become rekeys (``SoftExpired``) or deletes
 (``HardExpired``). A once-a-second tick purges old SAs, watches the clock for a
@@ -20,7 +24,11 @@ suspend and the routing table for a new source address, which it follows with
 MOBIKE (RFC 4555): the socket is rebound to the new address and the core sends
 UPDATE_SA_ADDRESSES; the TUN stays. When the core gives up on the gateway
 (``PeerLost``), the session reconnects with backoff, a new IKE SA over a new
-socket, keeping TUN, routes and DNS in place meanwhile unless told otherwise.
+socket, keeping TUN, routes and DNS in place meanwhile unless told otherwise; so does
+a Delete of the IKE SA by the gateway (``IkeSaClosed.deleted_by_gateway``) unless the
+profile says ``on_gateway_delete = "exit"``. Our virtual IP is never IKE's local address:
+when a full tunnel's host route to the gateway went away with its link, it is pinned
+again through the uplink left (``Tunnel.repin_gateway``) before MOBIKE moves there.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from ikeclient.crypto.random import RandomSource, SystemRandomSource
 from ikeclient.errors import (
@@ -99,8 +108,15 @@ def resolve_gateway(host: str, port: int) -> tuple[int, Endpoint]:
     return family, Endpoint(str(addr[0]), int(addr[1]))
 
 
-def open_socket(family: int, remote: Endpoint) -> tuple[socket.socket, Endpoint]:
-    """A non-blocking UDP socket bound to the address the routing table uses toward ``remote``."""
+def open_socket(
+    family: int, remote: Endpoint, *, exclude: frozenset[str] = frozenset()
+) -> tuple[socket.socket, Endpoint]:
+    """A non-blocking UDP socket bound to the address the routing table uses toward ``remote``.
+
+    ``exclude``: our virtual IPs. When the routing table would reach the gateway from one
+    of them (a full tunnel whose host route to the gateway went away), IKE would run
+    inside its own tunnel: GatewayUnreachable instead.
+    """
     try:
         probe = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -108,6 +124,11 @@ def open_socket(family: int, remote: Endpoint) -> tuple[socket.socket, Endpoint]
             local_ip = probe.getsockname()[0]
         finally:
             probe.close()
+        if local_ip in exclude:
+            raise GatewayUnreachable(
+                f"the only route to gateway {remote.host} goes through our own tunnel "
+                f"(from our virtual IP {local_ip})"
+            )
         sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.bind((local_ip, 0))
         sock.setblocking(False)
@@ -131,6 +152,9 @@ class ReconnectPolicy:
     max_delay: float = 60.0
     follow_addresses: bool = True
     """Watch routes and addresses and follow a new source address (MOBIKE, else reconnect)."""
+    on_gateway_delete: Literal["reconnect", "exit"] = "reconnect"
+    """When the gateway deletes our IKE SA unasked (it stops or restarts): reconnect (when
+    ``enabled``), or end the session as an orderly close."""
 
 
 # Errors a retry cannot fix: the profile or the gateway's configuration must change.
@@ -185,6 +209,7 @@ class IkeSession:
         self._closing = False
         self._was_up = False
         self._reconnecting = False
+        self._esp_sent = 0  # the tunnel's count of packets sent, at the last tick
         self.result: IkeSaClosed | None = None
         #: Set when the host could not (or must not) be set up as the gateway asked (a refused
         #: virtual IP, a failed route): the session ends with this error instead of result's.
@@ -411,6 +436,12 @@ class IkeSession:
         conn = self._conn
         missed = self._suspend.check() if self._suspend is not None else 0.0
         if conn is not None and conn.state == IkeSaState.ESTABLISHED:
+            if isinstance(conn, Ikev2Connection) and tunnel is not None and not tunnel.closed:
+                sent = tunnel.counters.tun_packets_read
+                if sent != self._esp_sent:
+                    # ESP went out during the last second: unanswered, it starts a check.
+                    self._esp_sent = sent
+                    conn.outbound_activity(now)
             if missed:
                 logger.info("we were away for %.1f s (suspend?): checking the gateway", missed)
                 self._progress("resume", f"away {missed:.1f} s: checking the gateway")
@@ -441,7 +472,18 @@ class IkeSession:
         sock, conn, remote = self._sock, self._conn, self._remote
         if sock is None or conn is None or remote is None:
             return
+        vips = self._virtual_ips()
         wanted = source_address_for(self._family, remote.host, remote.port)
+        if wanted is not None and wanted in vips:
+            # A full tunnel's host route to the gateway went away with its link, and the
+            # gateway is now routed into the tunnel: never a local address for IKE. Pin
+            # the host route again through the uplink that is left, and look again.
+            tunnel = self.tunnel
+            if tunnel is None or not tunnel.repin_gateway(remote.host):
+                return  # no uplink left: wait for one
+            wanted = source_address_for(self._family, remote.host, remote.port)
+            if wanted is None or wanted in vips:
+                return
         try:
             bound = sock.getsockname()[0]
         except OSError:
@@ -449,7 +491,7 @@ class IkeSession:
         if wanted is None or wanted == bound:
             return  # no route at all (wait for one), or nothing changed
         try:
-            new_sock, local = open_socket(self._family, conn.remote)
+            new_sock, local = open_socket(self._family, conn.remote, exclude=vips)
         except GatewayUnreachable as exc:
             logger.info("the path to the gateway changed, but: %s", exc)
             return
@@ -463,24 +505,24 @@ class IkeSession:
         conn.close(now, reason)
         self._lost(IkeSaClosed(reason, PeerLost(reason)))
 
+    def _virtual_ips(self) -> frozenset[str]:
+        tunnel = self.tunnel
+        if tunnel is None or tunnel.closed:
+            return frozenset()
+        return tunnel.virtual_ips()
+
     # -- output and events ------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Flush datagrams, re-arm the timer, drain and apply events."""
+        """Apply events, flush datagrams, re-arm the timer.
+
+        Events come first: an answer to the gateway's CREATE_CHILD_SA (its rekey) makes
+        a child SA that must be in the ESP engine before the answer leaves, because the
+        gateway may send ESP on it as soon as it has our answer.
+        """
         conn, loop, sock = self._conn, self._loop, self._sock
         if conn is None or loop is None or sock is None:
             return
-        for data, dest in conn.datagrams_to_send(loop.time()):
-            try:
-                sock.sendto(data, (dest.host, dest.port))
-            except OSError as exc:  # full buffer or no route: the retransmission timer decides
-                logger.debug("sending to %s failed: %s", dest, exc)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        deadline = conn.get_timer()
-        if deadline is not None:
-            self._timer = loop.call_at(deadline, self._on_timer)
         if isinstance(conn, Ikev1Connection):
             while conn.progress:
                 self._progress(*conn.progress.pop(0))
@@ -495,6 +537,18 @@ class IkeSession:
                 self._on_event(event)
             if conn is not self._conn:
                 break  # this connection ended and a reconnect began; its events are done
+        for data, dest in conn.datagrams_to_send(loop.time()):
+            try:
+                sock.sendto(data, (dest.host, dest.port))
+            except OSError as exc:  # full buffer or no route: the retransmission timer decides
+                logger.debug("sending to %s failed: %s", dest, exc)
+        if conn is self._conn:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            deadline = conn.get_timer()
+            if deadline is not None:
+                self._timer = loop.call_at(deadline, self._on_timer)
         if self.result is not None:
             self.shutdown()
 
@@ -566,7 +620,12 @@ class IkeSession:
     # -- losing the gateway, and reconnecting ---------------------------------------------
 
     def _should_reconnect(self, event: IkeSaClosed) -> bool:
-        if not self._policy.enabled or self._closing or event.error is None:
+        if not self._policy.enabled or self._closing:
+            return False
+        if event.deleted_by_gateway:
+            # The gateway stops or restarts (strongSwan deletes every IKE SA on SIGTERM).
+            return self._policy.on_gateway_delete == "reconnect" and self._was_up
+        if event.error is None:
             return False
         if isinstance(event.error, _FINAL_ERRORS):
             return False
@@ -614,9 +673,17 @@ class IkeSession:
         loop = self._loop
         if loop is None or self._closing or self.result is not None:
             return
+        vips = self._virtual_ips()
         try:
             family, remote = resolve_gateway(self._gateway, self._port)
-            sock, local = open_socket(family, remote)
+            try:
+                sock, local = open_socket(family, remote, exclude=vips)
+            except GatewayUnreachable:
+                # A kept full tunnel whose host route to the gateway left with its link.
+                tunnel = self.tunnel
+                if tunnel is None or not vips or not tunnel.repin_gateway(remote.host):
+                    raise
+                sock, local = open_socket(family, remote, exclude=vips)
         except GatewayUnreachable as exc:
             self._lost(IkeSaClosed(str(exc), exc))
             return

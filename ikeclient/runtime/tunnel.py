@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ikeclient.crypto.random import RandomSource
+from ikeclient.errors import NetError
 from ikeclient.esp.engine import DropReason, EspEngine
 from ikeclient.esp.mss import clamp_mss
 from ikeclient.esp.offload import VNET_HDR_LEN, ZERO_VNET_HDR, coalesce, from_tun
@@ -381,6 +382,27 @@ class Tunnel:
             self.on_child_deleted(child.spi_in)
         for spi_in in self.engine.installed():
             self.engine.remove_sa(spi_in)
+
+    @property
+    def full_tunnel(self) -> bool:
+        """True when a default route (``0.0.0.0/0``, ``::/0``) goes into the tunnel."""
+        return any(n.prefixlen == 0 for n in self.routes)
+
+    def virtual_ips(self) -> frozenset[str]:
+        """Our addresses inside the tunnel: never a source for IKE or ESP."""
+        config = self._config
+        return frozenset(str(a) for a in config.addresses) if config is not None else frozenset()
+
+    def repin_gateway(self, gateway: str) -> bool:
+        """A full tunnel lost its host route to the gateway (its link went away): pin it
+        again through the uplink that is left (``HostNetwork.repin_gateway``)."""
+        if self._tun is None or self.closed or not self.full_tunnel:
+            return False
+        try:
+            return self.host.repin_gateway(self._tun.name, gateway)
+        except NetError as exc:
+            logger.warning("cannot pin the host route to the gateway again: %s", exc)
+            return False
 
     def set_socket(self, sock: socket.socket) -> None:
         """ESP goes out through ``sock`` from now on (roaming, reconnecting)."""

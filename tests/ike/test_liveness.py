@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 from ikeclient.errors import PeerLost
 from ikeclient.ike.events import (
     ChildSaDeleted,
@@ -22,7 +24,7 @@ from ikeclient.ike.events import (
 from ikeclient.ike.v2.enums import ExchangeType, NotifyType
 from ikeclient.ike.v2.message import find_notify
 from ikeclient.ike.v2.payloads import CpPayload, NotifyPayload
-from ikeclient.ike.v2.settings import Lifetimes, RetransmitPolicy
+from ikeclient.ike.v2.settings import Lifetimes, RetransmitPolicy, dead_peer_schedule
 from ikeclient.ike.v2.state import IkeSaState
 from tests.ike.netsim import (
     AUTH_REQUEST,
@@ -32,6 +34,7 @@ from tests.ike.netsim import (
     connection,
     drain,
     gateway,
+    is_request,
     sent,
     settings,
 )
@@ -146,6 +149,138 @@ def test_an_ike_sa_init_from_the_gateway_triggers_a_check() -> None:
     net.pump(6.0)
     assert len(sent(net, INFO_REQUEST)) == 1
     assert conn.state == IkeSaState.ESTABLISHED
+
+
+# --------------------------------------------------------------------- liveness under traffic
+
+
+def fire_until(
+    net: Network, until: float, pred: object = INFO_REQUEST
+) -> tuple[list[float], float]:
+    """Run the timers up to ``until``: the times requests matching ``pred`` went out, and the
+    time of the last timer handled."""
+    times: list[float] = []
+    last = 0.0
+    while (deadline := net.conn.get_timer()) is not None and deadline <= until:
+        before = len(sent(net, pred))  # type: ignore[arg-type]
+        net.conn.handle_timer(deadline)
+        net.pump(deadline)
+        times += [deadline] * (len(sent(net, pred)) - before)  # type: ignore[arg-type]
+        last = deadline
+    return times, last
+
+
+def test_the_short_schedule() -> None:
+    assert dead_peer_schedule(10.0) == (2.0, 2.0, 4.0, 2.0)  # tries at 0, 2, 4, 8; lost at 10
+    assert dead_peer_schedule(20.0) == (2.0, 2.0, 4.0, 8.0, 4.0)
+    assert dead_peer_schedule(3.0) == (2.0, 1.0)
+    assert dead_peer_schedule(1.0) == (1.0,)
+
+
+def test_unanswered_traffic_is_checked_soon_on_a_short_schedule_then_peer_lost() -> None:
+    net, _ = establish(dpd_delay=30.0, dead_peer_after=10.0, dead_peer_timeout=10.0)
+    conn = net.conn
+    conn.inbound_activity(4.0)
+    # ESP goes out from t=5 on; the gateway crashed and nothing comes back.
+    conn.outbound_activity(5.0)
+    conn.outbound_activity(6.0)  # more traffic does not move the deadline
+    assert conn.get_timer() == 15.0  # not the idle check at 34
+    net.drop_next(INFO_REQUEST, count=100)
+    # HDR, SK {} -->  at 15, 17, 19, 23 (0, 2, 4, 8 s), and no answer by 25
+    times, last = fire_until(net, 100.0)
+    assert times == [15.0, 17.0, 19.0, 23.0]
+    assert last == 25.0
+    (closed,) = only(drain(conn), IkeSaClosed)
+    assert isinstance(closed.error, PeerLost) and not closed.error.restarted
+    assert not closed.deleted_by_gateway
+    assert conn.state == IkeSaState.CLOSED
+    assert conn.rekeys.unanswered_checks == 1
+    checks = sent(net, INFO_REQUEST)
+    assert len({c.data for c in checks}) == 1  # the same message, retransmitted
+
+
+def test_an_answer_ends_the_check_and_traffic_answered_starts_none() -> None:
+    net, _ = establish(dpd_delay=30.0, dead_peer_after=10.0)
+    conn = net.conn
+    conn.outbound_activity(5.0)
+    # HDR, SK {} -->   <-- HDR, SK {}   (the gateway is there after all)
+    net.run_timers(until=15.0)
+    assert len(sent(net, INFO_REQUEST)) == 1 and conn.rekeys.unanswered_checks == 1
+    assert conn.get_timer() == 45.0  # the answer counts as inbound: the idle check is next
+    conn.outbound_activity(20.0)
+    conn.inbound_activity(20.5)  # the traffic is answered
+    assert conn.get_timer() == 50.5
+    conn.outbound_activity(21.0)  # new traffic after the last answer: a new deadline
+    assert conn.get_timer() == 31.0
+    conn.inbound_activity(22.0)
+    assert conn.get_timer() == 52.0
+    net.run_timers(until=52.0)
+    assert conn.state == IkeSaState.ESTABLISHED
+    assert conn.rekeys.unanswered_checks == 1 and conn.rekeys.liveness_checks == 2
+
+
+def test_an_idle_tunnel_keeps_dpd_delay_and_the_full_schedule() -> None:
+    net, _ = establish(dpd_delay=30.0, dead_peer_after=10.0)
+    conn = net.conn
+    assert conn.get_timer() == 30.0
+    net.drop_next(INFO_REQUEST, count=100)
+    times, last = fire_until(net, 200.0)
+    # The profile's retransmissions (2 s, doubling, 3 tries): 30, 32, 36, 44; lost at 60.
+    assert times == [30.0, 32.0, 36.0, 44.0] and last == 60.0
+    (closed,) = only(drain(conn), IkeSaClosed)
+    assert isinstance(closed.error, PeerLost)
+    assert conn.rekeys.unanswered_checks == 0
+
+
+def test_without_dead_peer_after_traffic_changes_nothing() -> None:
+    net, _ = establish(dpd_delay=30.0, dead_peer_after=0.0)
+    net.conn.outbound_activity(5.0)
+    assert net.conn.get_timer() == 30.0
+
+
+def test_a_request_in_flight_under_unanswered_traffic_is_given_up_sooner() -> None:
+    net, events = establish(
+        dpd_delay=30.0, dead_peer_after=10.0, retransmit=RetransmitPolicy(4.0, 1.8, 5)
+    )
+    conn = net.conn
+    (child,) = only(events, ChildSaEstablished)
+    rekey = is_request(ExchangeType.CREATE_CHILD_SA)
+    net.drop_next(rekey, count=100)
+    conn.rekey_child_sa(child.spi_in, 5.0)
+    net.pump(5.0)
+    conn.outbound_activity(5.0)
+    # The rekey goes out at 5, 9, 16.2 (the profile's schedule, first wait 4 s); at 15 the
+    # traffic has gone unanswered for 10 s: no answer by 25 means the gateway is lost.
+    times, last = fire_until(net, 200.0, rekey)
+    assert times == [pytest.approx(9.0), pytest.approx(16.2)]
+    assert last == 25.0
+    assert sent(net, INFO_REQUEST) == []
+    (closed,) = only(drain(conn), IkeSaClosed)
+    assert isinstance(closed.error, PeerLost)
+
+
+# --------------------------------------------------------------------- the gateway deletes our SA
+
+
+def test_a_delete_from_the_gateway_is_reported_as_such() -> None:
+    net, _ = establish(dpd_delay=30.0)
+    conn, gw = net.conn, net.gw
+    # <-- HDR, SK {D(IKE)}     HDR, SK {} -->   (e.g. its daemon stops: SIGTERM)
+    net.from_gateway(gw.delete_ike_sa(), 9.0)
+    (closed,) = only(drain(conn), IkeSaClosed)
+    assert closed.deleted_by_gateway and closed.error is None
+    assert closed.reason == "deleted by the gateway"
+    assert conn.state == IkeSaState.CLOSED
+    assert len(sent(net, INFO_RESPONSE)) == 0  # the answer goes to the gateway
+    assert [d for d in net.wire if d.to_gateway and d.is_response]
+
+
+def test_our_own_close_is_not_a_delete_by_the_gateway() -> None:
+    net, _ = establish(dpd_delay=30.0)
+    net.conn.close(5.0)
+    net.pump(5.0)
+    (closed,) = only(drain(net.conn), IkeSaClosed)
+    assert not closed.deleted_by_gateway
 
 
 # --------------------------------------------------------------------- MOBIKE (RFC 4555)
@@ -294,3 +429,19 @@ def test_invalid_spi_from_the_gateway_makes_a_new_child_sa() -> None:
     assert fresh.rekeyed_spi_in is None and fresh.spi_in != child.spi_in
     assert [c.spi_in for c in gw.live_children()] == [fresh.spi_out]
     assert conn.state == IkeSaState.ESTABLISHED
+
+
+def test_esp_from_the_gateway_during_the_check_relaxes_it() -> None:
+    net, _ = establish(dpd_delay=30.0, dead_peer_after=10.0)
+    conn = net.conn
+    conn.outbound_activity(5.0)
+    net.drop_next(INFO_REQUEST, count=100)
+    times, _ = fire_until(net, 17.0)
+    assert times == [15.0, 17.0]
+    conn.inbound_activity(18.0)  # ESP again: the gateway is there; only IKE got lost
+    # The check goes on at the profile's pace (2, 4, 8, 16 s): the retransmission already
+    # due at 19, then 8 s later; not given up at 25 as the short schedule would have.
+    times, _ = fire_until(net, 40.0)
+    assert times == [19.0, 27.0]
+    assert conn.state == IkeSaState.ESTABLISHED
+    assert not only(drain(conn), IkeSaClosed)

@@ -5,6 +5,10 @@
   minutes of pings at 20/s and a paced TCP stream: no ping lost, no TCP stall over 1 s.
 - The gateway's charon is killed and restarted: the client notices within its liveness
   delay plus its timeout, reconnects by itself, with the TUN in place, and traffic flows.
+  With the profile's defaults: stopped with SIGTERM (it deletes our IKE SA) and started
+  again, the client reconnects at once; killed with SIGKILL under traffic, the unanswered
+  ESP starts a quick liveness check and the client is back well before ``dpd_delay``;
+  with ``on_gateway_delete = "exit"`` the SIGTERM ends the client instead.
 - A lossy, slow, reordering path (5 % loss, 50 ± 20 ms each way): connecting works
   within the retransmission schedule and 20 MB arrive intact.
 - The client's address changes (a second uplink; the NAT forgetting its mappings): MOBIKE
@@ -30,6 +34,7 @@ import pytest
 from tests.conftest import require_root
 from tests.lab import GatewayConfig, Lab, StrongSwanGateway
 from tests.lab.ikeclient import IkeclientProcess, write_profile
+from tests.lab.recovery import DEFAULT_RETRANSMIT, gateway_outage
 from tests.lab.strongswan import SaInfo
 from tests.lab.traffic import Pinger, TcpStream, transfer
 
@@ -148,6 +153,53 @@ def test_restarted_gateway_is_noticed_and_reconnected(lab: Lab) -> None:
     assert ping.received > 0 and ping.replies[-1][1] > 350  # traffic flows again at the end
 
 
+@pytest.mark.parametrize(
+    ("kill", "bound"), [(False, 60.0), (True, 90.0)], ids=["sigterm", "sigkill-under-traffic"]
+)
+def test_gateway_restart_with_default_settings_is_followed(
+    lab: Lab, kill: bool, bound: float
+) -> None:
+    lab.start_gateway(GatewayConfig())
+    # The profile's defaults for liveness, reconnecting and retransmissions.
+    profile = write_profile(lab, "recover", retransmit=DEFAULT_RETRANSMIT)
+    client = IkeclientProcess(lab, profile)
+    try:
+        client.wait_for_output("tunnel up")
+        tun_before = lab.run(lab.client_ns, ["ip", "-br", "addr", "show", "ikc0"]).stdout
+        outage = gateway_outage(lab, kill=kill, timeout=bound)
+        assert outage is not None, client.stdout + client.stderr
+        client.wait_for_output("reconnected", timeout=5)
+        assert lab.run(lab.client_ns, ["ip", "-br", "addr", "show", "ikc0"]).stdout == tun_before
+        assert lab.ping(lab.client_ns, lab.server_addr, count=3, wait=2, deadline=6)
+        assert lab.gateway is not None
+        sa = one_sa(lab.gateway)
+        assert sa["children"] and sa["remote-vips"] == ["198.18.200.1"]
+    finally:
+        code = client.stop()
+    assert code == 0, client.stdout + client.stderr
+    how = "killed under traffic" if kill else "stopped (SIGTERM) and started"
+    print(f"\ngateway {how}: ping through the tunnel again after {outage:.1f} s")
+    if not kill:
+        assert "deleted by the gateway" in client.stdout
+
+
+def test_gateway_delete_with_on_gateway_delete_exit_ends_the_client(lab: Lab) -> None:
+    lab.start_gateway(GatewayConfig())
+    profile = write_profile(lab, "exit", on_gateway_delete="exit")
+    client = IkeclientProcess(lab, profile)
+    try:
+        client.wait_for_output("tunnel up")
+        lab.restart_gateway(kill=False)
+        code = client.wait(timeout=15)
+    finally:
+        client.stop()
+    assert "closed" in client.stdout and "deleted by the gateway" in client.stdout
+    assert "reconnect" not in client.stdout
+    assert code == 0, client.stdout + client.stderr
+    # The host is back as it was: no TUN left.
+    assert "ikc0" not in lab.run(lab.client_ns, ["ip", "-br", "link"]).stdout
+
+
 # --------------------------------------------------------------------- a bad path
 
 TRANSFER = 20 * 1024 * 1024
@@ -176,9 +228,14 @@ def test_lossy_slow_reordering_path(lab: Lab) -> None:
 # --------------------------------------------------------------------- roaming (MOBIKE)
 
 
-def test_new_uplink_moves_the_same_ike_sa(lab: Lab) -> None:
-    gw = lab.start_gateway(GatewayConfig())
-    profile = write_profile(lab, "roam", dpd_delay=2)
+@pytest.mark.parametrize("full", [False, True], ids=["split", "full-tunnel"])
+def test_new_uplink_moves_the_same_ike_sa(lab: Lab, full: bool) -> None:
+    # A full tunnel's host route to the gateway leaves with the first link; the gateway is
+    # then routed into the tunnel until the client pins the route again via the second.
+    ts = ("0.0.0.0/0",) if full else None
+    gw = lab.start_gateway(GatewayConfig(local_ts=ts) if ts else GatewayConfig())
+    extra = {"remote_ts": list(ts)} if ts else {}
+    profile = write_profile(lab, "roam", dpd_delay=2, **extra)
     client = IkeclientProcess(lab, profile)
     try:
         client.wait_for_output("tunnel up")
@@ -192,6 +249,7 @@ def test_new_uplink_moves_the_same_ike_sa(lab: Lab) -> None:
         client.wait_for_output("MOBIKE", timeout=5)
         ping = pings.result()
         after = one_sa(gw)
+        host = lab.run(lab.client_ns, ["ip", "route", "show", lab.gateway_addr]).stdout
     finally:
         code = client.stop()
     assert code == 0, client.stdout + client.stderr
@@ -204,6 +262,8 @@ def test_new_uplink_moves_the_same_ike_sa(lab: Lab) -> None:
     )  # the same IKE SA
     assert resumed < 2.0
     assert "reconnect" not in client.stdout
+    if full:
+        assert "198.18.4.1" in host, host  # pinned again via the second uplink
 
 
 def test_nat_forgetting_us_is_followed(lab: Lab) -> None:

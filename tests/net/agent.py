@@ -43,6 +43,9 @@ def main() -> None:
                 reply["routes"] = [str(r.network) for r in applied.plan.routes]
                 path = applied.gateway_path
                 reply["gateway_path"] = None if path is None else [path.dev, str(path.gateway)]
+            elif cmd == "repin":
+                assert host is not None
+                reply["pinned"] = host.repin_gateway(request["tun_name"], request["gateway_addr"])
             elif cmd == "restore":
                 assert host is not None
                 reply["failures"] = host.restore()

@@ -177,6 +177,32 @@ def test_full_tunnel(netns: Netns, journal_dir: Path, gateway: str, via: str, fa
     assert _route(netns.routes(family), gateway) is None
 
 
+def test_full_tunnel_host_route_pinned_again_via_the_uplink_left(
+    netns: Netns, journal_dir: Path
+) -> None:
+    # A second uplink, less preferred, as Wi-Fi next to LTE.
+    netns.ip_cmd("link", "add", "w0", "type", "veth", "peer", "name", "w1")
+    netns.ip_cmd("addr", "add", "198.18.11.2/24", "dev", "w0")
+    for dev in ("w0", "w1"):
+        netns.ip_cmd("link", "set", dev, "up")
+    netns.ip_cmd("route", "add", "default", "via", "198.18.11.1", "dev", "w0", "metric", "100")
+    agent, tun = _open(netns, journal_dir)
+    _apply(agent, tun, addresses=[VIP4], remote_subnets=["0.0.0.0/0"], full_tunnel=True)
+    assert netns.ip("route", "get", GATEWAY4)[0]["dev"] == "v0"
+    # The first link goes away, and its routes with it, the host route to the gateway too:
+    # the gateway is now routed into the tunnel, from the virtual IP.
+    netns.ip_cmd("link", "set", "v0", "down")
+    got = netns.ip("route", "get", GATEWAY4)[0]
+    assert got["dev"] == tun and got["prefsrc"] == VIP4
+    assert agent.ok("repin", tun_name=tun, gateway_addr=GATEWAY4)["pinned"] is True
+    host = _route(netns.routes("-4"), GATEWAY4)
+    assert host is not None and host["dev"] == "w0" and host["gateway"] == "198.18.11.1"
+    assert host["protocol"] == PROTO
+    assert netns.ip("route", "get", GATEWAY4)[0]["prefsrc"] == "198.18.11.2"
+    assert agent.ok("restore")["failures"] == []
+    assert _route(netns.routes("-4"), GATEWAY4) is None
+
+
 def _host_resolv_conf() -> bytes:
     path = Path("/etc/resolv.conf")
     return path.read_bytes() if path.exists() else b""

@@ -120,3 +120,41 @@ def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
 
 def test_source_address_probe() -> None:
     assert source_address_for(socket.AF_INET, "127.0.0.1", 4500) == "127.0.0.1"
+
+
+def test_recovery_keys_defaults_and_values(tmp_path: Path) -> None:
+    staying = load(tmp_path, "").staying
+    assert staying.on_gateway_delete == "reconnect"
+    assert (staying.dead_peer_after, staying.dead_peer_timeout) == (10.0, 10.0)
+    profile = load(
+        tmp_path, 'on_gateway_delete = "exit"\ndead_peer_after = "5s"\ndead_peer_timeout = 20\n'
+    )
+    assert profile.staying.on_gateway_delete == "exit"
+    settings = ikev2_settings(profile, b"psk")
+    assert (settings.dead_peer_after, settings.dead_peer_timeout) == (5.0, 20.0)
+    assert load(tmp_path, "dead_peer_after = 0\n").staying.dead_peer_after == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('on_gateway_delete = "stay"\n', "on_gateway_delete"),
+        ("on_gateway_delete = true\n", "on_gateway_delete"),
+        ('dead_peer_after = "soon"\n', "dead_peer_after"),
+        ("dead_peer_timeout = 0.5\n", "dead_peer_timeout"),
+    ],
+)
+def test_recovery_keys_errors_name_file_and_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    message = str(info.value)
+    assert "p.toml" in message and key in message
+
+
+def test_profile_show_tells_the_recovery_settings(tmp_path: Path) -> None:
+    from ikeclient.cli.profiles import describe  # noqa: PLC0415
+
+    lines = describe(load(tmp_path, 'on_gateway_delete = "exit"\ndead_peer_after = 7\n'))
+    text = "\n".join(lines)
+    assert "when the gateway deletes the IKE SA: exit" in text
+    assert "under traffic: 7 s after unanswered ESP (check 10 s)" in text

@@ -46,10 +46,13 @@ rekey (soft) and expiry (hard) of the IKE SA and of each child SA, with a
 random jitter (§2.8.1: so both ends do not rekey at once), reauthentication,
 and liveness: after ``dpd_delay`` seconds without anything from the gateway
 (IKE messages here, ESP through ``inbound_activity``) an empty INFORMATIONAL
-asks whether it is still there (§2.4). ``get_timer`` is the earliest of them
-all and of the retransmissions. A gateway that stops answering, or answers
-INVALID_IKE_SPI (it restarted, §2.21.4), ends the connection with
-``PeerLost``; the runtime reconnects.
+asks whether it is still there (§2.4), and sooner, on a short retransmission
+schedule of its own, when ESP went out (``outbound_activity``) and nothing came
+back for ``dead_peer_after`` seconds. ``get_timer`` is the earliest of them
+all and of the retransmissions. A Delete of the IKE SA from the gateway ends the
+connection with ``IkeSaClosed.deleted_by_gateway`` (the runtime may reconnect).
+A gateway that stops answering, or answers INVALID_IKE_SPI (it restarted,
+§2.21.4), ends the connection with ``PeerLost``; the runtime reconnects.
 
 Rekeying child SAs is make-before-break: see ``create_child_sa`` for who can
 install what when, and ``ChildSaEstablished.outbound_deferred``. Collisions
@@ -208,6 +211,7 @@ class Ikev2Connection(Renewal):
         self._nat_baseline_at: float | None = None
         self._config: ConfigReceived | None = None
         self._last_inbound = 0.0
+        self._esp_out_since: float | None = None
         self._last_liveness: float | None = None
         self._cookie2 = b""
         self._fragmentation = False  # both sides announced RFC 7383 support
@@ -641,7 +645,9 @@ class Ikev2Connection(Renewal):
                 window.ike_rekey = None
                 self._adopt(theirs[0], window, now, False)
             if window is self._current:
-                self._finish("deleted by the gateway", None)
+                # Not asked for by us: the runtime reconnects (or exits) as the profile says.
+                self.log.info("the gateway deleted the IKE SA")
+                self._finish("deleted by the gateway", None, deleted_by_gateway=True)
             else:
                 self._close_window(window, "deleted by the gateway")
 
@@ -879,7 +885,7 @@ class Ikev2Connection(Renewal):
         if req.give_up_at is not None and now >= req.give_up_at:
             self._give_up(window, now)
             return
-        intervals = self._settings.retransmit.intervals()
+        intervals = req.schedule or self._settings.retransmit.intervals()
         req.attempts += 1
         if req.attempts >= len(intervals):
             self._give_up(window, now)
@@ -929,7 +935,9 @@ class Ikev2Connection(Renewal):
         self.log.warning("%s", reason)
         self._finish(reason, error)
 
-    def _finish(self, reason: str, error: IkeError | None) -> None:
+    def _finish(
+        self, reason: str, error: IkeError | None, *, deleted_by_gateway: bool = False
+    ) -> None:
         for child in list(self._children):
             self._child_deleted(child, reason)
         self._children.clear()
@@ -940,7 +948,7 @@ class Ikev2Connection(Renewal):
             if window.state != IkeSaState.CLOSED:
                 window.machine.move_to(IkeSaState.CLOSED)
         self._windows = [self._current]
-        self._events.append(IkeSaClosed(reason, error))
+        self._events.append(IkeSaClosed(reason, error, deleted_by_gateway))
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -956,14 +964,19 @@ class Ikev2Connection(Renewal):
         now: float,
         kind: str,
         fragments: tuple[bytes, ...] = (),
+        schedule: tuple[float, ...] = (),
     ) -> None:
         framed = self._frame(wire)
         more = tuple(self._frame(f) for f in fragments)
-        first = self._settings.retransmit.intervals()[0]
+        first = (schedule or self._settings.retransmit.intervals())[0]
         give_up_at = None
         timeout = self._settings.dpd_timeout
         if timeout > 0 and window.state in (IkeSaState.ESTABLISHED, IkeSaState.REKEYED):
             give_up_at = now + timeout
+        normal_give_up_at = give_up_at
+        if schedule:
+            end = now + sum(schedule)
+            give_up_at = end if give_up_at is None else min(give_up_at, end)
         deadline = now + first if give_up_at is None else min(now + first, give_up_at)
         window.outstanding = Request(
             window.next_message_id,
@@ -976,6 +989,9 @@ class Ikev2Connection(Renewal):
             give_up_at,
             fragments=more,
             dst=self._remote,
+            schedule=schedule,
+            hurried=bool(schedule),
+            normal_give_up_at=normal_give_up_at,
         )
         for datagram in (framed, *more):
             self._out.append((datagram, self._remote))
@@ -1033,7 +1049,14 @@ class Ikev2Connection(Renewal):
                 "message %d goes out in %d RFC 7383 fragments", window.next_message_id, len(wires)
             )
         self._send_request(
-            window, task.exchange, wires[0], task.handler, now, task.kind, tuple(wires[1:])
+            window,
+            task.exchange,
+            wires[0],
+            task.handler,
+            now,
+            task.kind,
+            tuple(wires[1:]),
+            task.schedule,
         )
 
     def _fragment_limit(self) -> int | None:

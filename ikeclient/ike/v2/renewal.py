@@ -7,7 +7,9 @@ stay connected and what the answers mean:
 
 - deadlines (``_run_deadlines``): soft and hard lifetimes of the IKE SA and of each child
   SA with jitter, reauthentication (``reauth_time`` or the gateway's AUTH_LIFETIME), the
-  liveness check after ``dpd_delay`` without inbound traffic, the NAT mapping baseline;
+  liveness check after ``dpd_delay`` without inbound traffic, or after ``dead_peer_after``
+  when outbound ESP goes unanswered (then on the short ``dead_peer_schedule``), the NAT
+  mapping baseline;
 - child SAs: rekeying them (ours and the gateway's, §1.3.3), collisions settled by the
   four nonces (§2.8.1), deleting the replaced ones, hard expiry, re-creating a lost one;
 - the IKE SA: rekeying it both ways (§2.18) and moving the child SAs (``_adopt``),
@@ -77,12 +79,12 @@ from ikeclient.ike.v2.payloads import (
     NotifyPayload,
     Payload,
 )
-from ikeclient.ike.v2.settings import Ikev2Settings
+from ikeclient.ike.v2.settings import Ikev2Settings, dead_peer_schedule
 from ikeclient.ike.v2.state import (
     ChildSaState,
     IkeSaState,
 )
-from ikeclient.ike.v2.windows import Child, RekeyCounters, Task, Window
+from ikeclient.ike.v2.windows import Child, RekeyCounters, Request, Task, Window
 
 PEER_DELETE_WAIT = 30.0
 """How long a replaced SA waits for the gateway's Delete before we send ours."""
@@ -115,6 +117,7 @@ class Renewal:
     _nat_mapping: bytes | None
     _nat_baseline_at: float | None
     _last_inbound: float
+    _esp_out_since: float | None
     _last_liveness: float | None
     _cookie2: bytes
     rekeys: RekeyCounters
@@ -137,7 +140,9 @@ class Renewal:
     def _send_unacknowledged_delete(self, window: Window) -> None:
         raise NotImplementedError
 
-    def _finish(self, reason: str, error: IkeError | None) -> None:
+    def _finish(
+        self, reason: str, error: IkeError | None, *, deleted_by_gateway: bool = False
+    ) -> None:
         raise NotImplementedError
 
     # -- commands (for the runtime) -----------------------------------------------------------
@@ -185,8 +190,28 @@ class Renewal:
         self._start_liveness(now)
 
     def inbound_activity(self, now: float) -> None:
-        """The runtime received valid ESP from the gateway: it is alive (defers DPD)."""
+        """The runtime received valid ESP from the gateway: it is alive (defers DPD).
+
+        A request hurried because traffic went unanswered goes on at the profile's pace.
+        """
         self._last_inbound = max(self._last_inbound, now)
+        req = self._current.outstanding
+        if req is not None and req.hurried:
+            req.hurried = False
+            req.schedule = ()
+            req.give_up_at = req.normal_give_up_at
+
+    def outbound_activity(self, now: float) -> None:
+        """The runtime sent ESP to the gateway (by ``now``; telling once a second is enough).
+
+        When nothing comes back from the gateway for ``dead_peer_after`` seconds after the
+        first such report, a liveness check goes out at once with its own short schedule
+        (``dead_peer_schedule``) rather than after ``dpd_delay``: traffic that goes
+        unanswered is the sign of a gateway that crashed (RFC 7296 §2.4).
+        """
+        since = self._esp_out_since
+        if since is None or since <= self._last_inbound:
+            self._esp_out_since = now
 
     def update_local_endpoint(self, local: Endpoint, now: float) -> bool:
         """Our address or port changed: move the IKE SA there with MOBIKE (RFC 4555 §3.5).
@@ -329,12 +354,33 @@ class Renewal:
             # A reauthentication makes a new IKE SA anyway; the old must live until then.
             window.expire_at = max(window.expire_at, window.reauth_at + 60.0)
 
-    def _dpd_deadline(self) -> float | None:
-        delay = self._settings.dpd_delay
-        cur = self._current
-        if delay <= 0 or cur.state != IkeSaState.ESTABLISHED or cur.outstanding or cur.pending:
+    def _unanswered_deadline(self) -> float | None:
+        """When ESP that went out is unanswered for ``dead_peer_after`` seconds, or None."""
+        after = self._settings.dead_peer_after
+        since = self._esp_out_since
+        if after <= 0 or since is None or since <= self._last_inbound:
             return None
-        return self._last_inbound + delay
+        return since + after
+
+    def _dpd_deadline(self) -> float | None:
+        """The next liveness deadline: idle (``dpd_delay``) or traffic unanswered.
+
+        A request in flight answers the question as well; under unanswered traffic it is
+        only given up sooner (``_hurry``).
+        """
+        cur = self._current
+        if cur.state != IkeSaState.ESTABLISHED:
+            return None
+        fast = self._unanswered_deadline()
+        if cur.outstanding is not None:
+            return fast if not cur.outstanding.hurried else None
+        if cur.pending:
+            return None
+        delay = self._settings.dpd_delay
+        idle = self._last_inbound + delay if delay > 0 else None
+        if idle is None or fast is None:
+            return idle if fast is None else fast
+        return min(idle, fast)
 
     def _run_deadlines(self, now: float) -> None:
         cur = self._current
@@ -371,10 +417,30 @@ class Renewal:
                 child.rekey_at = None
                 self._start_child_rekey(child, now)
         dpd = self._dpd_deadline()
+        if dpd is not None and now >= dpd:
+            fast = self._unanswered_deadline()
+            unanswered = fast is not None and now >= fast
+            if cur.outstanding is not None:
+                self._hurry(cur.outstanding, now)
+            else:
+                self._start_liveness(now, unanswered=unanswered)
         baseline = self._nat_baseline_at
-        if (dpd is not None and now >= dpd) or (baseline is not None and now >= baseline):
+        if baseline is not None and now >= baseline:
             self._nat_baseline_at = None
             self._start_liveness(now)
+
+    def _hurry(self, req: Request, now: float) -> None:
+        """Traffic goes unanswered while a request is in flight: give up on it sooner."""
+        req.hurried = True
+        limit = now + self._settings.dead_peer_timeout
+        req.give_up_at = limit if req.give_up_at is None else min(req.give_up_at, limit)
+        req.deadline = min(req.deadline, req.give_up_at)
+        self.log.info(
+            "ESP to the gateway unanswered for %.0f s: the %s in flight gets %.0f s more",
+            self._settings.dead_peer_after,
+            req.kind,
+            self._settings.dead_peer_timeout,
+        )
 
     def _template(self, info: ChildSaEstablished) -> ChildSaTemplate:
         return ChildSaTemplate(
@@ -843,7 +909,9 @@ class Renewal:
         if cur.state == IkeSaState.ESTABLISHED:
             cur.reauth_at = now + self._retry_delay()
 
-    def _start_liveness(self, now: float) -> None:
+    def _start_liveness(self, now: float, *, unanswered: bool = False) -> None:
+        """An empty INFORMATIONAL (RFC 7296 §2.4); ``unanswered``: ESP went out and nothing
+        came back for ``dead_peer_after`` seconds, so it has the short schedule."""
         cur = self._current
         if cur.state != IkeSaState.ESTABLISHED or self._close_reason is not None:
             return
@@ -851,9 +919,25 @@ class Renewal:
         if cur.outstanding is not None or cur.has_task("liveness"):
             return  # a request in flight answers the question as well
         self.rekeys.liveness_checks += 1
+        schedule: tuple[float, ...] = ()
+        if unanswered:
+            timeout = self._settings.dead_peer_timeout
+            schedule = dead_peer_schedule(timeout)
+            self.rekeys.unanswered_checks += 1
+            self.log.info(
+                "ESP to the gateway unanswered for %.0f s: checking it (%.0f s at most)",
+                self._settings.dead_peer_after,
+                timeout,
+            )
         self._queue(
             cur,
-            Task("liveness", ExchangeType.INFORMATIONAL, self._build_liveness, self._on_liveness),
+            Task(
+                "liveness",
+                ExchangeType.INFORMATIONAL,
+                self._build_liveness,
+                self._on_liveness,
+                schedule,
+            ),
             now,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from dataclasses import dataclass, field
 
 from ikeclient.ike.events import TrafficSelectorRange
@@ -78,6 +79,18 @@ class Lifetimes:
         return self.child_rekey_time * 1.1
 
 
+def dead_peer_schedule(timeout: float) -> tuple[float, ...]:
+    """The waits of a liveness check under traffic: tries at 0, 2, 4, 8, 16, ... seconds
+    while before ``timeout``, then the wait until ``timeout`` (10 s: 2, 2, 4, 2)."""
+    times = [0.0]
+    at = 2.0
+    while at < timeout:
+        times.append(at)
+        at *= 2.0
+    waits = [b - a for a, b in itertools.pairwise(times)]
+    return (*waits, max(timeout - times[-1], 0.0))
+
+
 NO_LIFETIMES = Lifetimes(ike_rekey_time=0.0, child_rekey_time=0.0, jitter=0.0)
 """Never rekey, never expire (tests, and gateways that rekey on their own)."""
 
@@ -117,6 +130,12 @@ class Ikev2Settings:
     dpd_timeout: float = 0.0
     """Give up on an unanswered request of an established IKE SA after this many seconds
     (0: when the retransmission schedule runs out)."""
+    dead_peer_after: float = 10.0
+    """Seconds after ESP went out with nothing from the gateway since, before a liveness check
+    with the short schedule of ``dead_peer_schedule`` (0: only ``dpd_delay``'s checks)."""
+    dead_peer_timeout: float = 10.0
+    """That check's tries go out at 0, 2, 4, 8, ... s; no answer after this many seconds: the
+    gateway is lost."""
     mobike: bool = True
     """Offer MOBIKE (RFC 4555): move the IKE and child SAs when our address changes."""
     rekey_retry: float = 10.0

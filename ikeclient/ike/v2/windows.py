@@ -53,6 +53,9 @@ class Request:
     fragments: tuple[bytes, ...] = ()  # RFC 7383: the datagrams after ``wire``, resent with it
     dst: Endpoint | None = None  # where it went: an unauthenticated answer must come from there
     error_hint: IkeError | None = None  # an unauthenticated IKE_SA_INIT refusal (§2.21.1)
+    schedule: tuple[float, ...] = ()  # its own waits between tries (empty: the profile's)
+    hurried: bool = False  # ESP went unanswered meanwhile: given up after dead_peer_timeout
+    normal_give_up_at: float | None = None  # when not hurried (dpd_timeout), if ever
 
 
 @dataclass(slots=True)
@@ -63,6 +66,7 @@ class Task:
     exchange: int
     build: TaskBuilder
     handler: ResponseHandler
+    schedule: tuple[float, ...] = ()  # waits between tries, when not the profile's schedule
 
 
 @dataclass(slots=True, eq=False)
@@ -132,4 +136,5 @@ class RekeyCounters:
     reauthentications: int = 0
     collisions: int = 0
     liveness_checks: int = 0
+    unanswered_checks: int = 0  # of which started because ESP went unanswered
     address_updates: int = 0
