@@ -595,19 +595,19 @@ async def _one_session(
             task.cancel()
         if not closed.done():
             reason = "SIGHUP: reconnecting" if hangup.is_set() else "closed by user"
-            await session.close(reason)
+            # SIGHUP connects again at once: leak protection stays on in between.
+            await session.close(reason, keep_leak_protection=hangup.is_set())
         result = await session.wait_closed()
         reporter.summary()
     finally:
         if ticker is not None:
             ticker.cancel()
         # Fail closed: a tunnel that was up and ended without being asked to (the gateway
-        # refused us again, an error, SIGHUP's reconnect) leaves leak protection on.
-        keep = options.leak_protection and session.was_up and not stop.is_set()
-        failures = session.shutdown(keep_leak_protection=keep)
+        # refused us again, an error) leaves leak protection on (IkeSession.shutdown).
+        failures = session.shutdown()
         for failure in failures:
             typer.echo(f"ikeclient: warning: could not undo: {failure}", err=True)
-        if keep and not hangup.is_set():
+        if session.left_leak_protection and not hangup.is_set():
             typer.echo(
                 "ikeclient: leak protection stays on (nothing leaves outside the tunnel) "
                 f"until: ikeclient down {profile.name}",

@@ -207,6 +207,8 @@ class IkeSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed: asyncio.Event | None = None
         self._closing = False
+        self._asked_to_close = False
+        self.left_leak_protection = False
         self._was_up = False
         self._reconnecting = False
         self._esp_sent = 0  # the tunnel's count of packets sent, at the last tick
@@ -318,11 +320,19 @@ class IkeSession:
         assert self.result is not None
         return self.result
 
-    async def close(self, reason: str = "closed by user", timeout: float = CLOSE_TIMEOUT) -> None:
-        """Delete the IKE SA (waiting at most ``timeout`` s), then undo the host changes."""
+    async def close(
+        self,
+        reason: str = "closed by user",
+        timeout: float = CLOSE_TIMEOUT,
+        *,
+        keep_leak_protection: bool = False,
+    ) -> None:
+        """Delete the IKE SA (waiting at most ``timeout`` s), then undo the host changes
+        (leak protection too, unless ``keep_leak_protection``: SIGHUP's reconnect)."""
         if self._loop is None or self._closed is None:
             return
         self._closing = True
+        self._asked_to_close = not keep_leak_protection
         if not self._closed.is_set():
             conn = self._conn
             if conn is None or conn.state == IkeSaState.CLOSED:
@@ -338,7 +348,7 @@ class IkeSession:
                     if self.result is None:
                         self.result = IkeSaClosed(reason)
                     self._closed.set()
-        self.shutdown()
+        self.shutdown(keep_leak_protection=keep_leak_protection)
 
     # -- input ---------------------------------------------------------------------------
 
@@ -604,6 +614,10 @@ class IkeSession:
             # The host as it was (the TUN is made by then). A tunnel that was up before (a
             # reconnect got the refused setting) keeps leak protection on: fail-closed.
             tunnel.close(keep_leak_protection=self._was_up)
+            options = self._tunnel_options
+            self.left_leak_protection = (
+                self._was_up and options is not None and options.leak_protection
+            )
         loop = self._loop
         if loop is None:
             return
@@ -695,17 +709,25 @@ class IkeSession:
         self._use_socket(sock)
         self._connect(local, remote, loop.time())
 
-    def shutdown(self, *, keep_leak_protection: bool = False) -> list[str]:
+    def shutdown(self, *, keep_leak_protection: bool | None = None) -> list[str]:
         """Stop timers and readers, undo the host changes, close the socket (idempotent).
 
-        ``keep_leak_protection``: leave leak protection on (fail-closed) after we are gone."""
+        ``keep_leak_protection``: leave leak protection on after we are gone. By default
+        (None) it fails closed: kept when the tunnel was up and the session ended without
+        being asked to (the gateway refused us on reconnect, deleted us with
+        ``on_gateway_delete = "exit"``, an error); :attr:`left_leak_protection` tells."""
+        keep = keep_leak_protection
+        if keep is None:
+            keep = self._was_up and not self._asked_to_close
         failures: list[str] = []
         for handle in (self._timer, self._keepalive, self._tick, self._retry, self._route_check):
             if handle is not None:
                 handle.cancel()
         self._timer = self._keepalive = self._tick = self._retry = self._route_check = None
-        if self.tunnel is not None:
-            failures = self.tunnel.close(keep_leak_protection=keep_leak_protection)
+        if self.tunnel is not None and not self.tunnel.closed:
+            failures = self.tunnel.close(keep_leak_protection=keep)
+            options = self._tunnel_options
+            self.left_leak_protection = keep and options is not None and options.leak_protection
         if self._routes is not None:
             if self._loop is not None:
                 self._loop.remove_reader(self._routes.fileno())

@@ -23,7 +23,7 @@ import pytest
 from ikeclient.net.routes import snapshot
 from tests.conftest import require_root
 from tests.lab import GatewayConfig, Lab, StrongSwanGateway
-from tests.lab.ikeclient import IkeclientProcess, run_ikeclient, write_profile
+from tests.lab.ikeclient import IkeclientProcess, leak_probe, run_ikeclient, write_profile
 
 pytestmark = pytest.mark.interop
 
@@ -246,18 +246,3 @@ def test_full_tunnel_keeps_the_gateway_reachable() -> None:
         assert snapshot(lab.client_ns) == before
         nft = lab.run(lab.client_ns, ["nft", "list", "table", "inet", "ikeclient"])
         assert nft.returncode != 0  # leak protection removed on a normal disconnect
-
-
-def leak_probe(lab: Lab, host: str, port: int, bind: str | None = None) -> str:
-    """Send one UDP datagram from the client namespace: "sent", or the errno's name."""
-    code = (
-        "import errno, socket, sys\n"
-        "host, port, bind = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
-        "s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)\n"
-        "try:\n"
-        "    if bind: s.bind((bind, 0))\n"
-        "    s.sendto(b'x', (host, port)); print('sent')\n"
-        "except OSError as exc: print(errno.errorcode.get(exc.errno, exc.errno))\n"
-    )
-    argv = [sys.executable, "-c", code, host, str(port), bind or ""]
-    return str(lab.run(lab.client_ns, argv, check=True).stdout.strip())

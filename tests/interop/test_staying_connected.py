@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import sys
 import time
 from collections.abc import Iterator
 
@@ -33,7 +34,7 @@ import pytest
 
 from tests.conftest import require_root
 from tests.lab import GatewayConfig, Lab, StrongSwanGateway
-from tests.lab.ikeclient import IkeclientProcess, write_profile
+from tests.lab.ikeclient import REPO_ROOT, IkeclientProcess, leak_probe, state_dir, write_profile
 from tests.lab.recovery import DEFAULT_RETRANSMIT, gateway_outage
 from tests.lab.strongswan import SaInfo
 from tests.lab.traffic import Pinger, TcpStream, transfer
@@ -198,6 +199,32 @@ def test_gateway_delete_with_on_gateway_delete_exit_ends_the_client(lab: Lab) ->
     assert code == 0, client.stdout + client.stderr
     # The host is back as it was: no TUN left.
     assert "ikc0" not in lab.run(lab.client_ns, ["ip", "-br", "link"]).stdout
+
+
+def test_full_tunnel_ended_by_the_gateway_stays_closed_until_down(lab: Lab) -> None:
+    """Fail-closed: a full tunnel that was up and then ended without being asked to keeps
+    leak protection on (nothing leaves outside the tunnel) until `ikeclient down`."""
+    lab.start_gateway(GatewayConfig(local_ts=("0.0.0.0/0",)))
+    profile = write_profile(lab, "closed", remote_ts=["0.0.0.0/0"], on_gateway_delete="exit")
+    client = IkeclientProcess(lab, profile)
+    try:
+        client.wait_for_output("tunnel up")
+        assert leak_probe(lab, lab.nat_inside_addr, 53) == "EPERM"
+        lab.restart_gateway(kill=False)
+        code = client.wait(timeout=15)
+    finally:
+        client.stop()
+    assert code == 0, client.stdout + client.stderr
+    assert "leak protection stays on" in client.stderr and "ikeclient down closed" in client.stderr
+    assert "ikc0" not in lab.run(lab.client_ns, ["ip", "-br", "link"]).stdout
+    nft = ["nft", "list", "table", "inet", "ikeclient"]
+    assert lab.run(lab.client_ns, nft).returncode == 0
+    assert leak_probe(lab, lab.nat_inside_addr, 53) == "EPERM"  # still nothing leaves
+    down = [sys.executable, "-m", "ikeclient", "down", "closed", "--state-dir", str(state_dir(lab))]
+    result = lab.run(lab.client_ns, down, env={"PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert lab.run(lab.client_ns, nft).returncode != 0
+    assert leak_probe(lab, lab.nat_inside_addr, 53) == "sent"
 
 
 # --------------------------------------------------------------------- a bad path

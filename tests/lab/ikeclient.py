@@ -163,3 +163,18 @@ def run_ikeclient(lab: Lab, profile: Path, *args: str, timeout: float = 30.0) ->
     client = IkeclientProcess(lab, profile, *args)
     client.wait(timeout)
     return client
+
+
+def leak_probe(lab: Lab, host: str, port: int, bind: str | None = None) -> str:
+    """Send one UDP datagram from the client namespace: "sent", or the errno's name."""
+    code = (
+        "import errno, socket, sys\n"
+        "host, port, bind = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+        "s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "try:\n"
+        "    if bind: s.bind((bind, 0))\n"
+        "    s.sendto(b'x', (host, port)); print('sent')\n"
+        "except OSError as exc: print(errno.errorcode.get(exc.errno, exc.errno))\n"
+    )
+    argv = [sys.executable, "-c", code, host, str(port), bind or ""]
+    return str(lab.run(lab.client_ns, argv, check=True).stdout.strip())
