@@ -26,23 +26,15 @@ def run_command(argv: Sequence[str], input: str | None = None) -> subprocess.Com
 
     ``input`` is written to its standard input (otherwise it reads /dev/null).
     """
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
     try:
-        if input is not None:
-            return subprocess.run(
-                list(argv),
-                capture_output=True,
-                text=True,
-                timeout=COMMAND_TIMEOUT,
-                check=False,
-                input=input,
-            )
         return subprocess.run(
             list(argv),
             capture_output=True,
             text=True,
             timeout=COMMAND_TIMEOUT,
             check=False,
-            stdin=subprocess.DEVNULL,
+            **stdin,
         )
     except FileNotFoundError:
         raise NetError(f"{argv[0]!r} not found: install it (iproute2 provides 'ip')") from None
