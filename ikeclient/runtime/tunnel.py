@@ -267,6 +267,7 @@ class Tunnel:
         self.mtu = 0
         self.routes: list[IPNetwork] = []
         self.blocked: list[IPNetwork] = []  # unreachable routes (IPv6 beside a full tunnel)
+        self._full_tunnel = False
         self.dns_backend = "none"
         self.children: list[ChildSaEstablished] = []
         self.closed = False
@@ -345,6 +346,7 @@ class Tunnel:
         )
         self.routes = [r.network for r in applied.plan.routes]
         self.blocked = list(applied.plan.blocked)
+        self._full_tunnel = applied.plan.full_tunnel
         self.dns_backend = applied.dns_backend
         self._add_reader(self._tun_fd, self._on_tun_readable)
         logger.info(
@@ -385,8 +387,9 @@ class Tunnel:
 
     @property
     def full_tunnel(self) -> bool:
-        """True when a default route (``0.0.0.0/0``, ``::/0``) goes into the tunnel."""
-        return any(n.prefixlen == 0 for n in self.routes)
+        """True when everything goes into the tunnel (the host's routes are the two halves
+        ``0.0.0.0/1`` and ``128.0.0.0/1``, or ``::/1`` and ``8000::/1``)."""
+        return self._full_tunnel
 
     def virtual_ips(self) -> frozenset[str]:
         """Our addresses inside the tunnel: never a source for IKE or ESP."""
