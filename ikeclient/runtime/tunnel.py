@@ -266,6 +266,7 @@ class Tunnel:
         self.last_sent = 0.0
         self.mtu = 0
         self.routes: list[IPNetwork] = []
+        self._full_tunnel = False  # the routes carry a default route (their halves on the host)
         self.blocked: list[IPNetwork] = []  # unreachable routes (IPv6 beside a full tunnel)
         self.dns_backend = "none"
         self.children: list[ChildSaEstablished] = []
@@ -343,7 +344,9 @@ class Tunnel:
             trusted=options.remote_networks,
             block_ipv6=options.block_ipv6,
         )
+        # The routes the host got: a full tunnel's default route as its two halves.
         self.routes = [r.network for r in applied.plan.routes]
+        self._full_tunnel = applied.plan.full_tunnel
         self.blocked = list(applied.plan.blocked)
         self.dns_backend = applied.dns_backend
         self._add_reader(self._tun_fd, self._on_tun_readable)
@@ -385,8 +388,9 @@ class Tunnel:
 
     @property
     def full_tunnel(self) -> bool:
-        """True when a default route (``0.0.0.0/0``, ``::/0``) goes into the tunnel."""
-        return any(n.prefixlen == 0 for n in self.routes)
+        """True when a default route (``0.0.0.0/0``, ``::/0``) goes into the tunnel (installed
+        as its halves, so :attr:`routes` holds no prefix of length 0)."""
+        return self._full_tunnel
 
     def virtual_ips(self) -> frozenset[str]:
         """Our addresses inside the tunnel: never a source for IKE or ESP."""
