@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import ipaddress
 import os
 import shutil
 import signal
@@ -110,8 +111,9 @@ def run_up(req: UpRequest) -> int:
     files.prepare()  # a state directory someone else controls stops us before anything else
     # A leak-protected start leaves the table of a run that died in place (fail-closed after
     # kill -9): it journals it as its own and its table replaces it in one transaction, so
-    # nothing leaves outside the tunnel in between.
-    leave = (firewall.UNDO_OP,) if profile.leak_protected else ()
+    # nothing leaves outside the tunnel in between. Not for a gateway named by a host name:
+    # looking it up first is DNS, which that table would refuse.
+    leave = (firewall.UNDO_OP,) if profile.leak_protected and _is_address(profile.gateway) else ()
     recovered = recover_stale(req.state_dir, leave=leave)
     for name in recovered:
         typer.echo(f"restored the host changes left by an earlier run that died ({name})")
@@ -125,6 +127,14 @@ def run_up(req: UpRequest) -> int:
         return asyncio.run(_connect(profile, settings, req, files, notify))
     finally:
         files.release()
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 #: The only environment the privileged half gets (sudo resets most of it anyway).
