@@ -27,7 +27,7 @@ PACKAGES=(
     iputils-ping
     iperf3
     sudo                      # ikeclient up as a normal user hands the tunnel part to sudo
-    tshark                    # tshark + dumpcap: the --keylog interop test decrypts a capture
+    tshark                    # tshark + dumpcap: lab captures (--keylog decryption, leaks)
     python3-venv
     python3-dev
     gcc

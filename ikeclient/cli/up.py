@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import ipaddress
 import os
 import shutil
 import signal
@@ -49,8 +50,9 @@ from ikeclient.ike.events import (
 from ikeclient.ike.v1.connection import Ikev1Connection
 from ikeclient.ike.v1.settings import Ikev1Settings
 from ikeclient.ike.v2.settings import Ikev2Settings
+from ikeclient.net import firewall
 from ikeclient.net.host import check_privileges
-from ikeclient.net.journal import recover_stale
+from ikeclient.net.journal import UndoJournal, recover_stale
 from ikeclient.runtime.process import disable_core_dumps
 from ikeclient.runtime.session import IkeSession, ReconnectPolicy
 from ikeclient.runtime.state import StateFiles
@@ -107,14 +109,32 @@ def run_up(req: UpRequest) -> int:
     settings = connection_settings(profile, secrets.psk, secrets.xauth, auth)
     files = StateFiles(req.state_dir, profile.name)
     files.prepare()  # a state directory someone else controls stops us before anything else
-    for name in recover_stale(req.state_dir):
+    # A leak-protected start leaves the table of a run that died in place (fail-closed after
+    # kill -9): it journals it as its own and its table replaces it in one transaction, so
+    # nothing leaves outside the tunnel in between. Not for a gateway named by a host name:
+    # looking it up first is DNS, which that table would refuse.
+    leave = (firewall.UNDO_OP,) if profile.leak_protected and _is_address(profile.gateway) else ()
+    recovered = recover_stale(req.state_dir, leave=leave)
+    for name in recovered:
         typer.echo(f"restored the host changes left by an earlier run that died ({name})")
     notify = _detach(files) if req.detach else None
     files.claim()
+    if leave and recovered:
+        journal = UndoJournal.for_connection(profile.name, req.state_dir)
+        firewall.adopt(journal)
+        journal.close()
     try:
         return asyncio.run(_connect(profile, settings, req, files, notify))
     finally:
         files.release()
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 #: The only environment the privileged half gets (sudo resets most of it anyway).

@@ -40,6 +40,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 NAT_T_PORT = 4500
+UNDO_OP = "nft_delete_table"  # the journal's record of our table
 _ND_OUT = "nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert"
 _ND_IN = "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect"
 
@@ -125,7 +126,7 @@ def _load(policy: LeakPolicy) -> None:
 
 def install(journal: UndoJournal, policy: LeakPolicy) -> None:
     """Install (or atomically replace) our table; journaled before it is made."""
-    with journal.change("nft_delete_table", table=TABLE):
+    with journal.change(UNDO_OP, table=TABLE):
         _load(policy)
     logger.info(
         "leak protection on: only IKE/ESP to %s (ports %s), the TUN%s",
@@ -133,6 +134,13 @@ def install(journal: UndoJournal, policy: LeakPolicy) -> None:
         "/".join(str(p) for p in policy.ports),
         f" and the LAN ({', '.join(str(n) for n in policy.lan)})" if policy.lan else "",
     )
+
+
+def adopt(journal: UndoJournal) -> None:
+    """Take over the table a dead run left (``recover_stale(leave=...)``), without touching
+    it: journaled as ours, so our undo removes it, and our :func:`install` replaces it in one
+    transaction. Between the two nothing leaves outside the tunnel."""
+    journal.record(UNDO_OP, table=TABLE)
 
 
 def update(policy: LeakPolicy) -> None:

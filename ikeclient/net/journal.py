@@ -436,7 +436,7 @@ class UndoJournal:
             return ()
         return read_journal(self.path).entries
 
-    def revert(self, keep: Collection[str] = ()) -> list[str]:
+    def revert(self, keep: Collection[str] = (), leave: Collection[str] = ()) -> list[str]:
         """Undo every recorded change, newest first, then delete the journal.
 
         Each undo is best effort and idempotent; returns the ones that failed (also logged).
@@ -445,6 +445,8 @@ class UndoJournal:
 
         Changes whose operation is in ``keep`` are left in place, and the journal is rewritten
         with just them (so a later ``recover_stale`` undoes them once this process is gone).
+        Changes whose operation is in ``leave`` are left in place and dropped from the journal:
+        the caller takes them over (records them in a journal of its own).
         """
         failures: list[str] = []
         kept: list[JournalEntry] = []
@@ -455,9 +457,10 @@ class UndoJournal:
                 self._close_fd()
                 logger.warning("%s", exc)
                 return [str(exc)]
-            kept = [e for e in contents.entries if e.op in keep]
+            kept = [e for e in contents.entries if e.op in keep and e.op not in leave]
             undo = JournalContents(
-                contents.header, tuple(e for e in contents.entries if e.op not in keep)
+                contents.header,
+                tuple(e for e in contents.entries if e.op not in keep and e.op not in leave),
             )
             failures = replay_undo(undo, self.handlers)
             if kept:
@@ -497,12 +500,15 @@ def recover_stale(
     directory: Path | None = None,
     *,
     handlers: Mapping[str, UndoHandler] | None = None,
+    leave: Collection[str] = (),
 ) -> list[str]:
     """Revert the journals in ``directory`` whose owner is dead; return their connection names.
 
     Journals of live clients or of another network namespace are left alone. A missing
     directory means there is nothing to recover; a directory or a journal that is not
     private to us, or a damaged journal, is an error (UnsafeFileError, NetError) naming it.
+    Changes whose operation is in ``leave`` stay in place, for the caller to take over
+    (a leak-protected start keeps the table a dead run left until its own replaces it).
     """
     directory = directory or DEFAULT_JOURNAL_DIR
     if not os.path.lexists(directory):
@@ -524,7 +530,7 @@ def recover_stale(
             logger.info("skipping %s: it belongs to another network namespace", path)
             continue
         journal = UndoJournal(path, handlers=handlers)
-        failures = journal.revert()
+        failures = journal.revert(leave=leave)
         name = str(contents.header.get("name") or journal.name)
         if failures:
             logger.warning("recovered %s with %d failed undo(s)", name, len(failures))

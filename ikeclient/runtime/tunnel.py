@@ -266,8 +266,8 @@ class Tunnel:
         self.last_sent = 0.0
         self.mtu = 0
         self.routes: list[IPNetwork] = []
+        self._full_tunnel = False  # the routes carry a default route (their halves on the host)
         self.blocked: list[IPNetwork] = []  # unreachable routes (IPv6 beside a full tunnel)
-        self._full_tunnel = False
         self.dns_backend = "none"
         self.children: list[ChildSaEstablished] = []
         self.closed = False
@@ -344,9 +344,10 @@ class Tunnel:
             trusted=options.remote_networks,
             block_ipv6=options.block_ipv6,
         )
+        # The routes the host got: a full tunnel's default route as its two halves.
         self.routes = [r.network for r in applied.plan.routes]
-        self.blocked = list(applied.plan.blocked)
         self._full_tunnel = applied.plan.full_tunnel
+        self.blocked = list(applied.plan.blocked)
         self.dns_backend = applied.dns_backend
         self._add_reader(self._tun_fd, self._on_tun_readable)
         logger.info(

@@ -201,3 +201,61 @@ def test_fail_closed_end_keeps_the_table_until_recovered(netns: Netns, journal_d
         f"recover_stale(Path({str(journal_dir)!r}))"
     )
     assert not _table(netns) and set(_sends(netns).values()) == {"sent"}
+
+
+ADOPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from ikeclient.net import HostNetwork, firewall
+    from ikeclient.net.journal import UndoJournal, recover_stale
+    directory = Path(sys.argv[1])
+    print(recover_stale(directory, leave=(firewall.UNDO_OP,)), flush=True)
+    input()  # the test looks at the host now
+    journal = UndoJournal.for_connection("next", directory)
+    firewall.adopt(journal)
+    journal.close()
+    host = HostNetwork.for_connection("next", journal_dir=directory)
+    host.protect(firewall.policy_for("198.18.10.1", 500, allow_lan=False))
+    print("replaced", flush=True)
+    input()
+    host.restore()
+    """
+)
+
+
+def test_next_start_takes_over_the_table_of_a_dead_run(netns: Netns, journal_dir: Path) -> None:
+    """After kill -9 a leak-protected start recovers everything but the table, takes it over
+    (journaled as its own) and replaces it: nothing can leave in between."""
+    before = netns.snapshot()
+    proc = _start(netns, journal_dir, "nolan")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    argv = ["ip", "netns", "exec", netns.name, sys.executable, "-c", ADOPT, str(journal_dir)]
+    nxt = subprocess.Popen(
+        argv,
+        cwd=Path(__file__).resolve().parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert nxt.stdin is not None and nxt.stdout is not None
+    try:
+        assert nxt.stdout.readline().strip() == "['lab']"  # the dead run's journal recovered
+        assert not (journal_dir / "lab.journal").exists()
+        assert _table(netns) and _sends(netns)["198.18.99.9 53"] == "EPERM"  # but still closed
+        nxt.stdin.write("\n")
+        nxt.stdin.flush()
+        assert nxt.stdout.readline().strip() == "replaced"
+        entries = (journal_dir / "next.journal").read_text().splitlines()[1:]
+        assert [json.loads(e)["op"] for e in entries] == ["nft_delete_table", "nft_delete_table"]
+        assert _table(netns) and _sends(netns)["198.18.99.9 53"] == "EPERM"
+        nxt.stdin.write("\n")
+        nxt.stdin.flush()
+        assert nxt.wait(timeout=10) == 0
+    finally:
+        if nxt.poll() is None:
+            nxt.kill()
+            nxt.wait(timeout=10)
+    assert not _table(netns) and set(_sends(netns).values()) == {"sent"}
+    assert netns.snapshot() == before
