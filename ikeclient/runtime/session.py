@@ -682,6 +682,16 @@ class IkeSession:
         logger.warning("lost the gateway (%s); reconnecting in %.1f s", event.reason, delay)
         self._retry = loop.call_later(delay, self._reconnect)
 
+    def _gateway_for_reconnect(self) -> tuple[int, Endpoint]:
+        """Where to connect again: the gateway's name looked up afresh (its address may have
+        changed), except under leak protection, where the lookup could only go to the
+        tunnel's DNS servers through a tunnel that is down (and would stall the event loop
+        for the resolver's timeout): then the address it had."""
+        options = self._tunnel_options
+        if options is not None and options.leak_protection and self._remote is not None:
+            return self._family, Endpoint(self._remote.host, self._port)
+        return resolve_gateway(self._gateway, self._port)
+
     def _reconnect(self) -> None:
         self._retry = None
         loop = self._loop
@@ -689,7 +699,7 @@ class IkeSession:
             return
         vips = self._virtual_ips()
         try:
-            family, remote = resolve_gateway(self._gateway, self._port)
+            family, remote = self._gateway_for_reconnect()
             try:
                 sock, local = open_socket(family, remote, exclude=vips)
             except GatewayUnreachable:

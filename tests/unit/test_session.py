@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from ikeclient.errors import GatewayUnreachable
 from ikeclient.ike.events import ChildSaEstablished, ConfigReceived, Endpoint
 from ikeclient.ike.v2.state import IkeSaState
 from ikeclient.runtime import session as session_module
 from ikeclient.runtime.session import IkeSession, ReconnectPolicy
+from ikeclient.runtime.tunnel import TunnelOptions
 from tests.ike.netsim import Network, connection, gateway, settings
 from tests.ikev2_responder import GATEWAY
 
@@ -222,6 +224,32 @@ def test_a_delete_from_the_gateway_reconnects_keeping_the_tunnel(
     assert tunnel.released and not tunnel.closed  # TUN, routes and DNS stay
     assert session.reconnects == 1
     session.shutdown()
+
+
+@pytest.mark.parametrize("leak_protection", [False, True])
+def test_a_reconnect_under_leak_protection_needs_no_dns(
+    loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch, leak_protection: bool
+) -> None:
+    """With leak protection a gateway given by name is not looked up again on reconnect: the
+    lookup could only go through the tunnel, which is down; the address it had is used."""
+    session, _net, _tunnel, _sock = session_with(loop)
+    session._gateway = "vpn.example.org"
+    session._tunnel_options = TunnelOptions(name="t", leak_protection=leak_protection)
+    lookups: list[str] = []
+
+    def resolve(host: str, port: int) -> tuple[int, Endpoint]:
+        lookups.append(host)
+        raise GatewayUnreachable(f"cannot resolve {host}")
+
+    monkeypatch.setattr(session_module, "resolve_gateway", resolve)
+    if leak_protection:
+        assert session._gateway_for_reconnect() == (socket.AF_INET, Endpoint(GATEWAY, 500))
+        assert lookups == []
+    else:
+        with pytest.raises(GatewayUnreachable):
+            session._gateway_for_reconnect()
+        assert lookups == ["vpn.example.org"]
+    session.shutdown(keep_leak_protection=False)
 
 
 def test_a_delete_from_the_gateway_ends_the_session_with_on_gateway_delete_exit(
