@@ -3,10 +3,21 @@
 #   - system packages: strongSwan (charon-systemd + swanctl + extra plugins), iproute2, nftables,
 #     ping, iperf3, tshark (decrypting lab captures with --keylog), and what is needed to build
 #     the venv (python3-venv, python3-dev, gcc);
-#   - the project venv (.venv) with `pip install -e '.[dev]'`.
+#   - the project venv (.venv) with `pip install -e '.[dev]'`;
+#   - with --lowest, also .venv-lowest: the same with every runtime dependency at the floor
+#     pyproject.toml declares (constraints from scripts/lowest_constraints.py), the dev extras
+#     at whatever pip picks.  scripts/test.sh runs the unit and sans-I/O suites there.
 # Idempotent: apt-get is skipped when everything is already present, pip when pyproject.toml
 # has not changed since the last successful run.  Non-interactive (CI=true friendly).
 set -euo pipefail
+
+LOWEST=0
+for arg in "$@"; do
+    case $arg in
+        --lowest) LOWEST=1 ;;
+        *) printf '[setup] unknown option: %s (usage: setup.sh [--lowest])\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -97,5 +108,31 @@ else
         exit 1
     fi
     echo "$WANT" >"$STAMP"
+fi
+
+# .venv-lowest: every runtime dependency at its floor.  The stamp holds the constraints.
+if [[ $LOWEST -eq 1 ]]; then
+    LVENV="$REPO/.venv-lowest"
+    CONSTRAINTS=$("$PYTHON" scripts/lowest_constraints.py) || { log "lowest_constraints.py failed"; exit 1; }
+    LSTAMP="$LVENV/.ikeclient-setup-stamp"
+    LWANT=$(printf '%s\n%s\n' "$WANT" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
+    if [[ ! -x "$LVENV/bin/python" ]]; then
+        log "creating $LVENV with $PYTHON"
+        "$PYTHON" -m venv "$LVENV"
+    fi
+    if [[ -f "$LSTAMP" && "$(cat "$LSTAMP")" == "$LWANT" ]] && "$LVENV/bin/python" -c 'import ikeclient' 2>/dev/null; then
+        log "lowest-versions venv up to date"
+    else
+        printf '%s\n' "$CONSTRAINTS" >"$LVENV/constraints.txt"
+        log "pip install -c constraints.txt -e '.[dev]' into $LVENV: $(grep -v '^#' "$LVENV/constraints.txt" | tr '\n' ' ')"
+        if ! { "$LVENV/bin/python" -m pip install --upgrade pip &&
+               "$LVENV/bin/python" -m pip install -c "$LVENV/constraints.txt" -e '.[dev]'; } \
+               >"$LVENV/pip-install.log" 2>&1; then
+            tail -n 40 "$LVENV/pip-install.log"
+            log "pip install into $LVENV failed"
+            exit 1
+        fi
+        echo "$LWANT" >"$LSTAMP"
+    fi
 fi
 log "done"
