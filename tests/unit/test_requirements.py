@@ -101,3 +101,24 @@ def test_dist_info_dirs_reads_names(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "(pip install --upgrade 'python-pytun>=2.4', or install ikeclient with pipx; "
         "see the README, Install)"
     )
+
+
+def test_entry_turns_a_failure_with_an_old_library_into_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A library too old for the CLI itself to load (typer) still gets the one line."""
+    from ikeclient import cli, entry  # noqa: PLC0415
+
+    def broken() -> None:
+        raise TypeError("TyperArgument.make_metavar() takes 1 positional argument")
+
+    monkeypatch.setattr(cli, "main", broken)
+    monkeypatch.setattr(requirements, "unmet_requirement", lambda: "typer 0.15.0 is too old: x")
+    with pytest.raises(SystemExit) as exc:
+        entry.main()
+    assert exc.value.code == 1
+    assert capsys.readouterr().err == "ikeclient: error: typer 0.15.0 is too old: x\n"
+    # Nothing too old: the original error is not hidden.
+    monkeypatch.setattr(requirements, "unmet_requirement", lambda: None)
+    with pytest.raises(TypeError):
+        entry.main()
