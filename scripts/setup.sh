@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a Debian 12 machine (as root) for ikeclient development and the interop lab:
 #   - system packages: strongSwan (charon-systemd + swanctl + extra plugins), iproute2, nftables,
-#     ping, iperf3, tshark (decrypting lab captures with --keylog), and what is needed to build
-#     the venv (python3-venv, python3-dev, gcc);
+#     ping, iperf3, tshark (decrypting lab captures with --keylog), pipx (the pipx install test),
+#     and what is needed to build the venv (python3-venv, python3-dev, gcc);
 #   - the project venv (.venv) with `pip install -e '.[dev]'`;
 #   - with --lowest, also .venv-lowest: the same with every runtime dependency at the floor
 #     pyproject.toml declares (constraints from scripts/lowest_constraints.py), the dev extras
@@ -38,6 +38,7 @@ PACKAGES=(
     iputils-ping
     iperf3
     sudo                      # ikeclient up as a normal user hands the tunnel part to sudo
+    pipx                      # tests/interop/test_pipx.py: pipx install of the wheel
     tshark                    # tshark + dumpcap: the --keylog interop test decrypts a capture
     python3-venv
     python3-dev
@@ -47,7 +48,7 @@ PACKAGES=(
 PLUGINDIR=/usr/lib/ipsec/plugins
 have_everything() {
     local cmd
-    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 tshark dumpcap gcc sudo; do
+    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 tshark dumpcap gcc sudo pipx; do
         command -v "$cmd" >/dev/null 2>&1 || { log "missing: $cmd"; return 1; }
     done
     local plugin
