@@ -10,9 +10,10 @@ constraints of the lowest-versions test run.
 Standard library only: this runs before anything that could be too old is imported.  It is
 also cheap, since every command runs it: ``importlib.metadata`` alone costs ~10 ms to import
 and ~5 ms to look up five distributions, so the versions are first read from the names of the
-``NAME-VERSION.dist-info`` directories on ``sys.path`` and ikeclient's ``Requires-Dist`` lines
-from its ``METADATA`` file (well under a millisecond); ``importlib.metadata`` is the fallback
-for whatever that does not find (``.egg-info`` installs, zip files).
+``NAME-VERSION.dist-info`` (and ``.egg-info``) directories on ``sys.path`` and ikeclient's
+``Requires-Dist`` lines from its ``METADATA`` file (well under a millisecond);
+``importlib.metadata`` is the fallback for whatever that does not find (zip files, an
+ikeclient installed as an egg).
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ def floors(requirements: Iterable[str]) -> dict[str, str]:
 
 
 def _dist_info_dirs() -> dict[str, tuple[str, str]]:
-    """Normalized name -> (version, dist-info path) of each distribution on sys.path.
+    """Normalized name -> (version, metadata directory) of each distribution on sys.path.
 
     The first one on sys.path wins, as for imports.  A wheel's dist-info directory is named
-    ``{escaped name}-{version}.dist-info`` and neither part contains a ``-``.
+    ``{escaped name}-{version}.dist-info`` and neither part contains a ``-``; an egg-info
+    directory (distribution packages built with setuptools) ``{name}-{version}[-pyX.Y].egg-info``.
     """
     found: dict[str, tuple[str, str]] = {}
     for entry in sys.path:
@@ -85,11 +87,12 @@ def _dist_info_dirs() -> dict[str, tuple[str, str]]:
         except OSError:  # a zip file, a missing directory
             continue
         for name in names:
-            if not name.endswith(".dist-info"):
+            stem, dot, kind = name.rpartition(".")
+            if not dot or kind not in ("dist-info", "egg-info"):
                 continue
-            project, _, version = name[: -len(".dist-info")].partition("-")
-            if version:
-                found.setdefault(normalize(project), (version, os.path.join(entry, name)))
+            parts = stem.split("-")
+            if len(parts) >= 2 and parts[1][:1].isdigit():
+                found.setdefault(normalize(parts[0]), (parts[1], os.path.join(entry, name)))
     return found
 
 

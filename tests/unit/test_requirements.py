@@ -87,6 +87,9 @@ def test_too_old_and_missing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_dist_info_dirs_reads_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "python_pytun-2.2.1.dist-info").mkdir()
+    (tmp_path / "cryptography-38.0.4.egg-info").mkdir()  # Debian 12's python3-cryptography
+    (tmp_path / "Python_Keyring-23.9.3-py3.11.egg-info").mkdir()
+    (tmp_path / "not-a-dist.txt").touch()
     (tmp_path / "ikeclient-0.1.0.dist-info").mkdir()
     (tmp_path / "ikeclient-0.1.0.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: ikeclient\nRequires-Dist: python-pytun>=2.4\n"
@@ -95,6 +98,8 @@ def test_dist_info_dirs_reads_names(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("sys.path", [str(tmp_path / "missing"), str(tmp_path)])
     dists = requirements._dist_info_dirs()
     assert dists["python-pytun"][0] == "2.2.1"
+    assert dists["cryptography"][0] == "38.0.4" and dists["python-keyring"][0] == "23.9.3"
+    assert set(dists) == {"python-pytun", "cryptography", "python-keyring", "ikeclient"}
     assert requirements.installed_floors() == {"python-pytun": "2.4"}
     assert requirements.unmet_requirement() == (
         "python-pytun 2.2.1 is too old: ikeclient needs python-pytun>=2.4 "
