@@ -1,5 +1,5 @@
 """``python -m ikeclient``: the same as the ``ikeclient`` command."""
 
-from ikeclient.cli import main
+from ikeclient.entry import main
 
 main()

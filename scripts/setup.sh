@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Prepare a Debian 12 machine (as root) for ikeclient development and the interop lab:
 #   - system packages: strongSwan (charon-systemd + swanctl + extra plugins), iproute2, nftables,
-#     ping, iperf3, tshark (decrypting lab captures with --keylog), and what is needed to build
-#     the venv (python3-venv, python3-dev, gcc);
-#   - the project venv (.venv) with `pip install -e '.[dev]'`.
+#     ping, iperf3, tshark (decrypting lab captures with --keylog), pipx (the pipx install test),
+#     and what is needed to build the venv (python3-venv, python3-dev, gcc);
+#   - the project venv (.venv) with `pip install -e '.[dev]'`;
+#   - with --lowest, also .venv-lowest: the same with every runtime dependency at the floor
+#     pyproject.toml declares (constraints from scripts/lowest_constraints.py), the dev extras
+#     at whatever pip picks.  scripts/test.sh runs the unit and sans-I/O suites there.
 # Idempotent: apt-get is skipped when everything is already present, pip when pyproject.toml
 # has not changed since the last successful run.  Non-interactive (CI=true friendly).
 set -euo pipefail
+
+LOWEST=0
+for arg in "$@"; do
+    case $arg in
+        --lowest) LOWEST=1 ;;
+        *) printf '[setup] unknown option: %s (usage: setup.sh [--lowest])\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -27,6 +38,7 @@ PACKAGES=(
     iputils-ping
     iperf3
     sudo                      # ikeclient up as a normal user hands the tunnel part to sudo
+    pipx                      # tests/interop/test_pipx.py: pipx install of the wheel
     tshark                    # tshark + dumpcap: lab captures (--keylog decryption, leaks)
     python3-venv
     python3-dev
@@ -36,7 +48,7 @@ PACKAGES=(
 PLUGINDIR=/usr/lib/ipsec/plugins
 have_everything() {
     local cmd
-    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 tshark dumpcap gcc sudo; do
+    for cmd in /usr/sbin/charon-systemd swanctl pki ip nft ping iperf3 tshark dumpcap gcc sudo pipx; do
         command -v "$cmd" >/dev/null 2>&1 || { log "missing: $cmd"; return 1; }
     done
     local plugin
@@ -97,5 +109,31 @@ else
         exit 1
     fi
     echo "$WANT" >"$STAMP"
+fi
+
+# .venv-lowest: every runtime dependency at its floor.  The stamp holds the constraints.
+if [[ $LOWEST -eq 1 ]]; then
+    LVENV="$REPO/.venv-lowest"
+    CONSTRAINTS=$("$PYTHON" scripts/lowest_constraints.py) || { log "lowest_constraints.py failed"; exit 1; }
+    LSTAMP="$LVENV/.ikeclient-setup-stamp"
+    LWANT=$(printf '%s\n%s\n' "$WANT" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
+    if [[ ! -x "$LVENV/bin/python" ]]; then
+        log "creating $LVENV with $PYTHON"
+        "$PYTHON" -m venv "$LVENV"
+    fi
+    if [[ -f "$LSTAMP" && "$(cat "$LSTAMP")" == "$LWANT" ]] && "$LVENV/bin/python" -c 'import ikeclient' 2>/dev/null; then
+        log "lowest-versions venv up to date"
+    else
+        printf '%s\n' "$CONSTRAINTS" >"$LVENV/constraints.txt"
+        log "pip install -c constraints.txt -e '.[dev]' into $LVENV: $(grep -v '^#' "$LVENV/constraints.txt" | tr '\n' ' ')"
+        if ! { "$LVENV/bin/python" -m pip install --upgrade pip &&
+               "$LVENV/bin/python" -m pip install -c "$LVENV/constraints.txt" -e '.[dev]'; } \
+               >"$LVENV/pip-install.log" 2>&1; then
+            tail -n 40 "$LVENV/pip-install.log"
+            log "pip install into $LVENV failed"
+            exit 1
+        fi
+        echo "$LWANT" >"$LSTAMP"
+    fi
 fi
 log "done"

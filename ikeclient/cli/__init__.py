@@ -50,7 +50,14 @@ def _run(action: Callable[[], int], verbose: int = 0) -> None:
     from ikeclient.cli.common import fail, setup_logging  # noqa: PLC0415
     from ikeclient.errors import IkeClientError  # noqa: PLC0415
     from ikeclient.exitcodes import ExitCode  # noqa: PLC0415
+    from ikeclient.requirements import unmet_requirement  # noqa: PLC0415
 
+    # A library older than its floor fails late (certificate validation) or in the privileged
+    # half: say so before the command starts.  Only commands pay for it, not --help.
+    problem = unmet_requirement()
+    if problem is not None:
+        typer.echo(f"ikeclient: error: {problem}", err=True)
+        raise typer.Exit(int(ExitCode.INTERNAL_ERROR))
     setup_logging(verbose)
     try:
         code = action()
@@ -270,5 +277,5 @@ def secret_delete(
 
 
 def main() -> None:
-    """Entry point of the console script."""
+    """Run the typer application (the console script and `python -m` go through ikeclient.entry)."""
     app()
