@@ -22,6 +22,7 @@ pytestmark = pytest.mark.interop
 CLIENT6 = "2001:2:0:1::2"
 ROUTER6 = "2001:2:0:1::1"
 OUTSIDE6 = "2001:2:0:99::1"  # beyond the client's LAN: only the default route would reach it
+LAN_SUBNET = "198.18.1.0/24"  # the client's uplink network (tests/lab/topology.py)
 
 
 def test_a_virtual_ip_equal_to_the_lan_router_is_refused() -> None:
@@ -81,7 +82,11 @@ def test_full_tunnel_stays_full_and_ipv6_cannot_leak() -> None:
     require_root()
     with Lab() as lab:
         gw = lab.start_gateway(
-            GatewayConfig(local_ts=("0.0.0.0/0",), pool_extra={"subnet": [lab.server_subnet]})
+            # Split subnets: the server's, and one that lies on the client's own LAN.
+            GatewayConfig(
+                local_ts=("0.0.0.0/0",),
+                pool_extra={"subnet": [lab.server_subnet, LAN_SUBNET]},
+            )
         )
         _enable_ipv6_on_the_client_lan(lab)
         before = snapshot(lab.client_ns)
@@ -122,6 +127,9 @@ def test_full_tunnel_stays_full_and_ipv6_cannot_leak() -> None:
             client.wait_for_output("tunnel up")
             routes = lab.run(lab.client_ns, ["ip", "route"], check=True).stdout
             assert f"{lab.server_subnet} dev ikc0" in routes and "0.0.0.0/1" not in routes
+            # The split subnet on the client's own LAN is refused: the LAN stays the LAN.
+            assert f"{LAN_SUBNET} dev ikc0" not in routes
+            assert f"refusing the route {LAN_SUBNET}" in client.stderr, client.stderr
             assert lab.ping(lab.client_ns, lab.server_addr, count=1, wait=2, deadline=5)
             assert "unreachable" not in lab.run(lab.client_ns, ["ip", "-6", "route"]).stdout
         finally:
