@@ -289,7 +289,10 @@ class Reporter:
                     integ_key_out=event.keys.integ_out,
                 )
             if event.rekeyed_spi_in is not None:
-                who = "gateway" if event.outbound_deferred else "us"
+                by_gateway = event.started_by_gateway
+                if by_gateway is None:
+                    by_gateway = event.outbound_deferred
+                who = "gateway" if by_gateway else "us"
                 self.line(
                     "child rekey",
                     f"{event.rekeyed_spi_in:08x} -> in {event.spi_in:08x} out "

@@ -127,10 +127,14 @@ class ChildSaEstablished:
     rekeyed_spi_in: int | None = None
     """The inbound SPI of the SA this one replaces (a rekey, RFC 7296 §2.8), or None."""
     outbound_deferred: bool = False
-    """True when the gateway started the exchange that made this SA: it installs the SA
-    only when our response reaches it, so our outbound traffic moves to this SA once it
-    has proven itself (its first valid inbound packet) or the SA it replaces is deleted.
-    False (we started it): the gateway has it already; send on it at once."""
+    """True when the gateway installs this SA only when our next message reaches it (it
+    started the exchange, IKEv2; any IKEv1 Quick Mode rekey: the gateway installs at our
+    HASH(3) or after our HASH(2)), so our outbound traffic moves to this SA once it has
+    proven itself (its first valid inbound packet) or the SA it replaces is deleted.
+    False: the gateway has it already; send on it at once."""
+    started_by_gateway: bool | None = None
+    """Who started the exchange, when the connection says so (IKEv1); None: the gateway
+    exactly when ``outbound_deferred`` (IKEv2)."""
 
 
 @dataclass(frozen=True, slots=True)

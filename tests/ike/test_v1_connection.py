@@ -260,6 +260,10 @@ def test_gateway_rekeys_phase2_make_before_break() -> None:
     p.flush()
     new = p.of(ChildSaEstablished)[-1]
     assert new.rekeyed_spi_in == old.spi_in and new.spi_in != old.spi_in
+    # The gateway installs it only after our HASH(2): our traffic stays on the old SA until
+    # the new one has proven itself (or the old one is gone).
+    assert new.outbound_deferred and new.started_by_gateway is True
+    assert not old.outbound_deferred  # the first SA: nothing else to send on
     _keys_match(p, new)
     assert not p.of(ChildSaDeleted)  # both installed for a while
     p.advance(3)
@@ -495,6 +499,9 @@ def test_client_rekeys_before_the_lifetime_ends() -> None:
     p.advance(91, step=1.0)
     new = p.of(ChildSaEstablished)[-1]
     assert new.rekeyed_spi_in == old.spi_in
+    # The gateway installs it when our HASH(3) reaches it (which the runtime sends after it
+    # has installed what the events say): our outbound traffic must not move there first.
+    assert new.outbound_deferred and new.started_by_gateway is False
     _keys_match(p, new)
     p.advance(5)
     assert [d.spi_in for d in p.of(ChildSaDeleted)] == [old.spi_in]

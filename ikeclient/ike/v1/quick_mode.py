@@ -203,7 +203,15 @@ def _make_child(
     remote: Endpoint,
     udp: bool,
     rekeyed_spi_in: int | None,
+    started_by_gateway: bool,
 ) -> ChildSaEstablished:
+    """The IPsec SA a Quick Mode made (RFC 2409 §5.5).
+
+    A rekey has its outbound half deferred: the gateway installs the SA only when our next
+    message reaches it (our HASH(3) when we started the Quick Mode; our HASH(2) when it
+    did), so the old SA carries our traffic until the new one has proven itself (its first
+    inbound packet) or the old one is gone.
+    """
     suite = choice.suite
     encr = get_encr(suite.encr)
     integ = get_integ(suite.integ) if suite.integ is not None else None
@@ -237,6 +245,8 @@ def _make_child(
         udp_encapsulation=udp,
         algorithms=str(suite),
         rekeyed_spi_in=rekeyed_spi_in,
+        outbound_deferred=rekeyed_spi_in is not None,
+        started_by_gateway=started_by_gateway,
     )
 
 
@@ -327,7 +337,7 @@ class QuickModeInitiator:
             name=self._name, sa=sa, choice=choice, spi_in=self.spi, nonce_i=self.nonce_i,
             nonce_r=nonce.data, gxy=gxy, local_ts=local_ts, remote_ts=remote_ts,
             local=self._local, remote=self._remote, udp=self._udp,
-            rekeyed_spi_in=self.rekeyed_spi_in,
+            rekeyed_spi_in=self.rekeyed_spi_in, started_by_gateway=False,
         )  # fmt: skip
         lifetime = _responder_lifetime(message.payloads) or choice.lifetime or self._lifetime
         hash3 = sa.prf.compute(sa.keys.skeyid_a, b"\x00" + mid + self.nonce_i + nonce.data)
@@ -456,7 +466,7 @@ class QuickModeResponder:
             name=self._name, sa=self._sa, choice=self._choice, spi_in=self.spi,
             nonce_i=self.nonce_i, nonce_r=self.nonce_r, gxy=self._gxy, local_ts=self.local_ts,
             remote_ts=self.remote_ts, local=self._local, remote=self._remote, udp=self._udp,
-            rekeyed_spi_in=rekeyed_spi_in,
+            rekeyed_spi_in=rekeyed_spi_in, started_by_gateway=True,
         )  # fmt: skip
         return QuickModeDone(child, self._lifetime)
 
