@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_root
-from tests.interop.test_portable import _read_until
 from tests.lab import GatewayConfig, Lab
-from tests.lab.ikeclient import REPO_ROOT, state_dir, write_profile
+from tests.lab.ikeclient import REPO_ROOT, state_dir, up_at_a_terminal, write_profile
 from tests.lab.strongswan import DEFAULT_PSK
 
 pytestmark = pytest.mark.interop
@@ -75,20 +74,8 @@ def test_pipx_install_of_a_wheel_then_up_through_sudo(tmp_path: Path) -> None:
             shutil.copyfile(source, profile)
             shutil.chown(profile, user, user)
             command = f"{ikeclient} up {profile} --once --state-dir {state_dir(lab)}"
-            proc = lab.popen(
-                lab.client_ns,
-                as_user(user, home, f"script -qec '{command}' /dev/null"),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-            assert proc.stdin is not None and proc.stdout is not None
-            out = _read_until(proc.stdout.fileno(), b"pre-shared key for pipx: ", 60)
-            proc.stdin.write(DEFAULT_PSK.encode() + b"\n")
-            proc.stdin.flush()
-            out += _read_until(proc.stdout.fileno(), None, 120)
-            code = proc.wait(30)
-            text = out.decode("utf-8", "replace")
+            argv = as_user(user, home, f"script -qec '{command}' /dev/null")
+            code, text = up_at_a_terminal(lab, argv, b"pre-shared key for pipx: ")
             assert code == 0, text
             assert "asking sudo for it" in text
             assert "tunnel up on ikc0" in text

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import require_root
 from tests.lab import GatewayConfig, Lab
-from tests.lab.ikeclient import REPO_ROOT, state_dir, write_profile
+from tests.lab.ikeclient import REPO_ROOT, state_dir, up_at_a_terminal, write_profile
 from tests.lab.strongswan import DEFAULT_PSK
 
 pytestmark = pytest.mark.interop
@@ -103,23 +103,10 @@ def test_a_normal_user_at_a_terminal_gets_the_tunnel_through_sudo(
             command = (
                 f"{SYSTEM_PYTHON} -I {user_pyz} up {profile} --once --state-dir {state_dir(lab)}"
             )
-            proc = lab.popen(
-                lab.client_ns,
-                ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups",
-                 "env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", "TERM=dumb",
-                 "script", "-qec", command, "/dev/null"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            assert proc.stdin is not None and proc.stdout is not None
-            out = _read_until(proc.stdout.fileno(), b"pre-shared key for sudo: ", 60)
-            # Typed at the prompt (getpass flushes anything typed ahead of it).
-            proc.stdin.write(DEFAULT_PSK.encode() + b"\n")
-            proc.stdin.flush()
-            out += _read_until(proc.stdout.fileno(), None, 120)
-            code = proc.wait(30)
-            text = out.decode("utf-8", "replace")
+            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups",
+                    "env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", "TERM=dumb",
+                    "script", "-qec", command, "/dev/null"]  # fmt: skip
+            code, text = up_at_a_terminal(lab, argv, b"pre-shared key for sudo: ")
             assert code == 0, text
             assert "asking sudo for it" in text
             assert "tunnel up on ikc0" in text
@@ -128,23 +115,3 @@ def test_a_normal_user_at_a_terminal_gets_the_tunnel_through_sudo(
     finally:
         sudoers.unlink(missing_ok=True)
         subprocess.run(["userdel", "-r", user], check=False, capture_output=True)
-
-
-def _read_until(fd: int, marker: bytes | None, timeout: float) -> bytes:
-    """Read a pipe until ``marker`` appears (or, with None, until it closes); bounded in time."""
-    import select  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
-    data = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if not ready:
-            continue
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-        if marker is not None and marker in data:
-            break
-    return data

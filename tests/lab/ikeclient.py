@@ -8,6 +8,7 @@ as a tracked child of the lab, reads its output and stops it by PID.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -178,3 +179,41 @@ def leak_probe(lab: Lab, host: str, port: int, bind: str | None = None) -> str:
     )
     argv = [sys.executable, "-c", code, host, str(port), bind or ""]
     return str(lab.run(lab.client_ns, argv, check=True).stdout.strip())
+
+
+def up_at_a_terminal(lab: Lab, argv: Sequence[str], prompt: bytes) -> tuple[int, str]:
+    """Run ``argv`` (a ``script``-wrapped ``ikeclient up``) in the client namespace as a person
+    at a terminal would: wait for ``prompt``, type the lab's pre-shared key, read everything
+    until the program ends. Returns its exit code and output; bounded in time."""
+    proc = lab.popen(
+        lab.client_ns,
+        list(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    out = _read_until(proc.stdout.fileno(), prompt, 60)
+    # Typed at the prompt (getpass flushes anything typed ahead of it).
+    proc.stdin.write(DEFAULT_PSK.encode() + b"\n")
+    proc.stdin.flush()
+    out += _read_until(proc.stdout.fileno(), None, 120)
+    code = proc.wait(30)
+    return code, out.decode("utf-8", "replace")
+
+
+def _read_until(fd: int, marker: bytes | None, timeout: float) -> bytes:
+    """Read a pipe until ``marker`` appears (or, with None, until it closes); bounded in time."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+        if marker is not None and marker in data:
+            break
+    return data
