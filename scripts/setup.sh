@@ -91,49 +91,44 @@ else
     have_everything || { log "packages still missing after install"; exit 1; }
 fi
 
-# Venv + editable install.  The stamp records the pyproject.toml it was built from.
-STAMP="$VENV/.ikeclient-setup-stamp"
-WANT=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [[ ! -x "$VENV/bin/python" ]]; then
-    log "creating $VENV with $PYTHON"
-    "$PYTHON" -m venv "$VENV"
-fi
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] && "$VENV/bin/python" -c 'import ikeclient' 2>/dev/null; then
-    log "venv up to date"
-else
-    log "pip install -e '.[dev]' (output in $VENV/pip-install.log)"
-    if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
-           "$VENV/bin/python" -m pip install -e '.[dev]'; } >"$VENV/pip-install.log" 2>&1; then
-        tail -n 40 "$VENV/pip-install.log"
-        log "pip install failed"
+# A venv with the package installed editable: ensure_venv DIR WHAT STAMP [PIP ARGS...].
+# Skipped when DIR's stamp equals STAMP and the package imports; otherwise pip runs (output in
+# DIR/pip-install.log) with the given extra arguments, and the stamp is written.
+ensure_venv() {
+    local dir=$1 what=$2 want=$3
+    shift 3
+    local stamp="$dir/.ikeclient-setup-stamp"
+    if [[ ! -x "$dir/bin/python" ]]; then
+        log "creating $dir with $PYTHON"
+        "$PYTHON" -m venv "$dir"
+    fi
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && "$dir/bin/python" -c 'import ikeclient' 2>/dev/null; then
+        log "$what up to date"
+        return 0
+    fi
+    log "pip install $* -e '.[dev]' into $dir (output in $dir/pip-install.log)"
+    if ! { "$dir/bin/python" -m pip install --upgrade pip &&
+           "$dir/bin/python" -m pip install "$@" -e '.[dev]'; } >"$dir/pip-install.log" 2>&1; then
+        tail -n 40 "$dir/pip-install.log"
+        log "pip install into $dir failed"
         exit 1
     fi
-    echo "$WANT" >"$STAMP"
-fi
+    echo "$want" >"$stamp"
+}
 
-# .venv-lowest: every runtime dependency at its floor.  The stamp holds the constraints.
+# The project venv; its stamp records the pyproject.toml it was built from.
+WANT=$(sha256sum pyproject.toml | cut -d' ' -f1)
+ensure_venv "$VENV" "venv" "$WANT"
+
+# .venv-lowest: every runtime dependency at its floor.  The stamp holds the constraints too.
 if [[ $LOWEST -eq 1 ]]; then
     LVENV="$REPO/.venv-lowest"
     CONSTRAINTS=$("$PYTHON" scripts/lowest_constraints.py) || { log "lowest_constraints.py failed"; exit 1; }
-    LSTAMP="$LVENV/.ikeclient-setup-stamp"
     LWANT=$(printf '%s\n%s\n' "$WANT" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
-    if [[ ! -x "$LVENV/bin/python" ]]; then
-        log "creating $LVENV with $PYTHON"
-        "$PYTHON" -m venv "$LVENV"
-    fi
-    if [[ -f "$LSTAMP" && "$(cat "$LSTAMP")" == "$LWANT" ]] && "$LVENV/bin/python" -c 'import ikeclient' 2>/dev/null; then
-        log "lowest-versions venv up to date"
-    else
-        printf '%s\n' "$CONSTRAINTS" >"$LVENV/constraints.txt"
-        log "pip install -c constraints.txt -e '.[dev]' into $LVENV: $(grep -v '^#' "$LVENV/constraints.txt" | tr '\n' ' ')"
-        if ! { "$LVENV/bin/python" -m pip install --upgrade pip &&
-               "$LVENV/bin/python" -m pip install -c "$LVENV/constraints.txt" -e '.[dev]'; } \
-               >"$LVENV/pip-install.log" 2>&1; then
-            tail -n 40 "$LVENV/pip-install.log"
-            log "pip install into $LVENV failed"
-            exit 1
-        fi
-        echo "$LWANT" >"$LSTAMP"
-    fi
+    mkdir -p "$LVENV"
+    printf '%s\n' "$CONSTRAINTS" >"$LVENV/constraints.txt.new"
+    log "lowest versions: $(grep -v '^#' "$LVENV/constraints.txt.new" | tr '\n' ' ')"
+    mv "$LVENV/constraints.txt.new" "$LVENV/constraints.txt"
+    ensure_venv "$LVENV" "lowest-versions venv" "$LWANT" -c "$LVENV/constraints.txt"
 fi
 log "done"
