@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import typer
 
-from ikeclient.config.profile import Profile, load_profile, profile_path, profiles_dir
+from ikeclient.config.profile import (
+    Profile,
+    load_profile,
+    parse_profile,
+    profile_path,
+    profiles_dir,
+    read_profile_file,
+)
 from ikeclient.errors import ConfigError, IkeClientError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -95,9 +101,10 @@ def run_list() -> int:
 
 def run_show(profile: str) -> int:
     path = profile_path(profile)
-    prof = load_profile(path)
+    raw, owner = read_profile_file(path)
+    prof = parse_profile(raw, owner, path)
     typer.echo(f"# {path}")
-    typer.echo(path.read_text(), nl=False)
+    typer.echo(raw.decode("utf-8"), nl=False)
     typer.echo("# as understood:")
     for line in describe(prof):
         typer.echo("#" + line)
@@ -148,7 +155,8 @@ def run_new(name: str, gateway: str, local_id: str, remote_id: str | None, subne
 
 
 def run_import(source: Path, name: str | None, force: bool) -> int:
-    prof = load_profile(source)  # validate first: errors name the file and the key
+    raw, owner = read_profile_file(source)
+    prof = parse_profile(raw, owner, source)  # validate first: errors name the file and key
     final = name or source.stem
     _check_name(final)
     directory = profiles_dir()
@@ -156,7 +164,7 @@ def run_import(source: Path, name: str | None, force: bool) -> int:
     if target.exists() and not force:
         raise ConfigError(f"{target} exists already (use --force to replace it)")
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    target.write_bytes(raw)  # what was validated, not a second read of the source
     note = ""
     if prof.psk_file is not None and not Path(str(prof.psk_file)).is_absolute():
         note = " (its psk_file is relative: check it still points to the key)"

@@ -205,14 +205,25 @@ def _parse_ts(text: str) -> TrafficSelectorRange:
 
 def load_profile(path: Path) -> Profile:
     """Read and validate a profile file."""
-    where = str(path)
-    # Root reads only root's profiles or those of the user who ran sudo; the files a profile
-    # names are then read as its owner could (config.auth.read_named_file).
+    return parse_profile(*read_profile_file(path), path)
+
+
+def read_profile_file(path: Path) -> tuple[bytes, int]:
+    """A profile file's bytes and its owner's uid, read the one checked way.
+
+    Root reads only root's profiles or those of the user who ran sudo; the files a profile
+    names are then read as its owner could (config.auth.read_named_file).
+    """
     owners = {0, os.geteuid(), invoking_uid()}
     try:
-        raw, owner = read_checked(path, what="profile", owners=owners, limit=MAX_PROFILE_SIZE)
+        return read_checked(path, what="profile", owners=owners, limit=MAX_PROFILE_SIZE)
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot read profile: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read profile: {exc.strerror}") from None
+
+
+def parse_profile(raw: bytes, owner: int, path: Path) -> Profile:
+    """Validate the bytes of a profile file that ``owner`` owns (see read_profile_file)."""
+    where = str(path)
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
