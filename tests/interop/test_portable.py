@@ -5,7 +5,6 @@ Python: it shows its help and connects to the lab gateway, with no venv and no s
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from tests.conftest import require_root
 from tests.lab import GatewayConfig, Lab
 from tests.lab.ikeclient import REPO_ROOT, state_dir, up_at_a_terminal, write_profile
 from tests.lab.strongswan import DEFAULT_PSK
+from tests.lab.users import throwaway_user
 
 pytestmark = pytest.mark.interop
 
@@ -84,34 +84,19 @@ def test_a_normal_user_at_a_terminal_gets_the_tunnel_through_sudo(
     require_root()
     if not Path(SYSTEM_PYTHON).exists() or shutil.which("sudo") is None:
         pytest.fail("this test needs /usr/bin/python3 and sudo (scripts/setup.sh installs sudo)")
-    user = f"ikc{secrets.token_hex(3)}"
-    home = Path(f"/home/{user}")
-    sudoers = Path(f"/etc/sudoers.d/ikeclient-test-{user}")
-    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/sh", user], check=True)
-    try:
-        sudoers.write_text(f"{user} ALL=(root) NOPASSWD: {SYSTEM_PYTHON}\n")
-        sudoers.chmod(0o440)
+    with throwaway_user() as user:
+        user.allow_sudo(SYSTEM_PYTHON)
         with Lab() as lab:
             gw = lab.start_gateway(GatewayConfig())
-            source = write_profile(lab, "sudo", psk_file=None)
-            profile = home / "sudo.toml"
-            shutil.copyfile(source, profile)
-            shutil.chown(profile, user, user)
-            user_pyz = home / "ikeclient.pyz"
-            shutil.copyfile(pyz, user_pyz)
-            shutil.chown(user_pyz, user, user)
+            profile = user.give(write_profile(lab, "sudo", psk_file=None))
+            user_pyz = user.give(pyz, "ikeclient.pyz")
             command = (
                 f"{SYSTEM_PYTHON} -I {user_pyz} up {profile} --once --state-dir {state_dir(lab)}"
             )
-            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups",
-                    "env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", "TERM=dumb",
-                    "script", "-qec", command, "/dev/null"]  # fmt: skip
+            argv = user.at_a_terminal(command)
             code, text = up_at_a_terminal(lab, argv, b"pre-shared key for sudo: ")
             assert code == 0, text
             assert "asking sudo for it" in text
             assert "tunnel up on ikc0" in text
             assert DEFAULT_PSK not in text  # not echoed, not printed
             gw.wait_for_no_sa(timeout=5)
-    finally:
-        sudoers.unlink(missing_ok=True)
-        subprocess.run(["userdel", "-r", user], check=False, capture_output=True)
